@@ -1,0 +1,89 @@
+# rtrelay build. `make` builds every binary into build/; `make SANITIZE=1`
+# builds the same with ASan+UBSan into build/san/.
+#
+#   make            binaries          make test    the whole suite (sets up the host)
+#   make demo       live demo          make fuzz    longer parser fuzzing
+#   make clean
+
+CC       ?= gcc
+CLANG    ?= clang
+PKGS     := libdpdk libcrypto libbpf jansson
+BUILD    ?= build
+ifeq ($(SANITIZE),1)
+BUILD    := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+DPDK_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DPDK_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -DALLOW_EXPERIMENTAL_API -Idataplane \
+            $(DPDK_CFLAGS) $(SANFLAGS)
+LDLIBS   := $(DPDK_LIBS) -lIPSec_MB -lpthread $(SANFLAGS)
+
+DP_SRCS  := dataplane/main.c dataplane/cmd.c dataplane/tables.c dataplane/worker.c \
+            dataplane/tx.c
+LIB_SRCS := dataplane/seg.c dataplane/parse.c
+HDRS     := $(wildcard dataplane/*.h)
+
+BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl
+TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables
+
+.PHONY: all test unit pytest fuzz demo clean setup
+all: $(BINS) $(TESTBINS)
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/librtrseg.a: $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+	ar rcs $@ $^
+
+$(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test_parse: $(BUILD)/obj/tests/test_parse.o $(BUILD)/librtrseg.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/test_seg: $(BUILD)/obj/tests/test_seg.o $(BUILD)/librtrseg.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/tables.o \
+		$(BUILD)/obj/dataplane/tx.o $(BUILD)/librtrseg.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# libFuzzer needs clang; the parser has no DPDK dependency.
+$(BUILD)/fuzz_parse: tests/fuzz_parse.c dataplane/parse.c $(HDRS)
+	@mkdir -p $(BUILD)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Idataplane \
+		tests/fuzz_parse.c dataplane/parse.c -o $@
+
+setup:
+	@bash tools/setup.sh
+
+unit: all
+	$(BUILD)/test_parse
+	$(BUILD)/test_seg
+	$(BUILD)/test_tables
+
+pytest: all
+	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/
+
+test: setup
+	$(MAKE) all $(BUILD)/fuzz_parse
+	$(MAKE) unit
+	$(BUILD)/fuzz_parse -max_total_time=20 -print_final_stats=0 tests/corpus/parse 2>&1 | tail -n 3
+	$(MAKE) pytest
+
+fuzz: $(BUILD)/fuzz_parse
+	mkdir -p $(BUILD)/corpus && $(BUILD)/fuzz_parse -max_total_time=600 $(BUILD)/corpus tests/corpus/parse
+
+demo: setup
+	$(MAKE) all
+	bash tools/demo.sh $(BUILD)
+
+clean:
+	rm -rf build

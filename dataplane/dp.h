@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * rtr-dataplane internals shared by its files: configuration, tables and
+ * per-lcore state. Tables are written by the main lcore only; workers read
+ * them under rte_rcu_qsbr and write nothing but their own counters and the
+ * per-member uplink state (last seen, rate buckets).
+ */
+#ifndef RTR_DP_H
+#define RTR_DP_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_hash.h>
+
+#include "rtr_abi.h"
+#include "rtr_wire.h"
+#include "rtr_seg.h"
+#include "parse.h"
+
+#define RTR_MAX_PORTS		8
+#define RTR_MAX_WORKERS		16
+#define RTR_BURST		32
+#define RTR_TXB_SIZE		64	/* per worker, per port TX buffer */
+#define RTR_TX_RETRIES		4
+#define RTR_EV_RING_SIZE	4096
+#define RTR_TXF_RING_SIZE	256
+#define RTR_HDR_MBUF_ROOM	(RTE_PKTMBUF_HEADROOM + 128)
+
+enum rtr_tx_mode {
+	RTR_TX_AUTO = 0,
+	RTR_TX_CHAIN = 1,
+	RTR_TX_COPY = 2,
+};
+
+struct rtr_cfg {
+	char instance[RTR_INSTANCE_MAX + 1];
+	uint16_t udp_port;
+	uint32_t max_channels;
+	uint32_t max_members;
+	uint32_t max_apps;
+	uint32_t mbufs;
+	uint32_t max_fanout;	/* sizes the pools, not a limit */
+	uint32_t idle_timeout_s;
+	uint32_t copy_max;	/* auto mode: payloads up to this are copied */
+	uint32_t punt_rate;	/* JOINs/s per worker */
+	uint32_t idle_sleep_us;
+	uint16_t rxd;
+	uint16_t txd;
+	enum rtr_tx_mode tx_mode;
+	bool rx_hold;
+	struct {
+		uint8_t has_ip4;
+		uint8_t has_ip6;
+		uint8_t ip4[4];
+		uint8_t ip6[16];
+	} ip[RTR_MAX_PORTS];
+};
+
+struct rtr_app {
+	uint32_t in_use;
+	uint32_t flags;
+	uint32_t member_fps;
+	uint32_t members;
+	uint64_t member_bps;
+	uint64_t egress_bps;
+};
+
+/* One fan-out target, copied from its member when the list is built. */
+struct rtr_rcv {
+	uint32_t slot;
+	uint32_t member_id;
+	uint16_t port_id;
+	uint16_t vlan;
+	uint16_t udp_port;
+	uint8_t family;
+	uint8_t pad;
+	struct rte_ether_addr mac;
+	uint8_t pad2[2];
+	uint8_t ip[16];
+	uint8_t local_ip[16];
+	uint8_t pad3[8];
+};
+
+/* Receivers of a channel: replaced whole under RCU, never edited. */
+struct rtr_fanout {
+	uint32_t n;
+	uint32_t pad[15];
+	struct rtr_rcv r[];
+};
+
+struct rtr_channel {
+	uint64_t channel_hash;
+	uint32_t app_index;
+	uint32_t in_use;
+	struct rtr_fanout *fo;		/* RCU-published */
+	uint32_t members;		/* main lcore only from here */
+	uint32_t head;			/* first member slot, UINT32_MAX: none */
+};
+
+struct rtr_member {
+	/* written by the main lcore */
+	uint32_t gen;			/* full generation; low 10 bits on the wire */
+	uint8_t state;			/* enum rtr_member_state */
+	uint8_t role;
+	uint8_t suite;
+	uint8_t in_fifo;		/* main: slot queued on the free FIFO */
+	uint32_t app_index;
+	uint32_t chan_slot;
+	uint64_t channel_hash;
+	uint32_t privs;
+	uint32_t fps;
+	uint64_t bps;
+	uint64_t token_expire;
+	uint64_t priv_expire[RTR_N_PRIV_EXPIRE];
+	uint64_t path_token;
+	struct rtr_ep ep;
+	uint32_t next;			/* channel list, main lcore only */
+	uint32_t prev;
+	/* written by the worker that receives the member's frames */
+	uint64_t last_seen_tsc;
+	uint64_t rl_tsc;
+	uint64_t rl_frames;		/* credit, in frames x tsc_hz */
+	uint64_t rl_bytes;		/* credit, in bytes x tsc_hz / 1024 */
+	uint8_t ev_pending;		/* activation already reported */
+	uint8_t pad[7];
+} __rte_cache_aligned;
+
+enum rtr_ev_type {
+	RTR_EV_ACTIVATE = 1,
+	RTR_EV_LEAVE = 2,
+};
+
+struct rtr_ev {
+	uint32_t type;
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t pad;
+};
+
+struct rtr_txbuf {
+	uint16_t n;
+	struct rte_mbuf *m[RTR_TXB_SIZE];
+};
+
+struct rtr_app_bucket {
+	uint64_t tsc;
+	uint64_t credit;		/* bytes x tsc_hz / 1024 */
+};
+
+struct rtr_worker {
+	unsigned int lcore;
+	unsigned int id;
+	uint16_t n_rxq;
+	struct {
+		uint16_t port;
+		uint16_t queue;
+	} rxq[RTR_MAX_PORTS * RTR_MAX_WORKERS];
+	struct rte_ring *ev;		/* worker -> main */
+	struct rte_ring *txf;		/* main -> worker: control frames */
+	struct rtr_worker_stats *st;	/* in the stats segment */
+	struct rtr_app_stats *app_st;	/* [max_apps] in the stats segment */
+	struct rtr_app_bucket *app_tb;	/* [max_apps] */
+	uint64_t punt_tsc;
+	uint64_t punt_credit;
+	struct rtr_txbuf txb[RTR_MAX_PORTS];
+} __rte_cache_aligned;
+
+struct rtr_port {
+	uint16_t id;
+	uint8_t chain;			/* TX with header mbuf + clone */
+	uint8_t up;
+	struct rte_ether_addr mac;
+	struct rtr_parse_cfg pcfg;
+};
+
+/* Everything the dataplane owns. */
+struct rtr_dp {
+	struct rtr_cfg cfg;
+	struct rtr_seg *seg;
+	uint16_t n_ports;
+	unsigned int n_workers;
+	uint64_t tsc_hz;
+	struct rtr_port ports[RTR_MAX_PORTS];
+	struct rtr_worker workers[RTR_MAX_WORKERS];
+	struct rte_mempool *pool;	/* packets */
+	struct rte_mempool *hdr_pool;	/* chain mode: header mbufs */
+	struct rte_mempool *clone_pool;	/* chain mode: indirect mbufs */
+	struct rte_rcu_qsbr *qs;
+	struct rte_rcu_qsbr_dq *dq;
+	struct rte_hash *chan_hash;
+	struct rtr_app *apps;
+	struct rtr_channel *channels;
+	struct rtr_member *members;
+	/* main lcore free lists (FIFO: delayed slot reuse) */
+	uint32_t *mfree;
+	uint32_t mfree_head, mfree_tail, mfree_n;
+	uint32_t *cfree;
+	uint32_t cfree_n;
+	uint32_t n_channels;
+	uint32_t n_members;
+	uint32_t n_pending;
+	/* clock for workers: refreshed by the main lcore */
+	volatile uint64_t now_s;
+	uint64_t unix_ns_at_tsc0;
+	uint64_t tsc0;
+	volatile int rx_enabled;
+	volatile int quit;
+};
+
+extern struct rtr_dp rtr_dp;
+
+/* tables.c (main lcore) */
+int rtr_tables_init(struct rtr_dp *dp);
+void rtr_tables_free(struct rtr_dp *dp);
+int rtr_app_set(struct rtr_dp *dp, const struct rtr_msg_app_set *a);
+int rtr_app_del(struct rtr_dp *dp, uint32_t app_index);
+int rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
+		   struct rtr_reply_member_add *r);
+int rtr_member_del(struct rtr_dp *dp, uint64_t handle);
+int rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot);
+int rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u);
+int rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen);
+void rtr_tables_reclaim(struct rtr_dp *dp);
+int rtr_addr_is_ours(const struct rtr_dp *dp, uint8_t family, const uint8_t *ip);
+int rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep);
+
+/* cmd.c (main lcore) */
+void rtr_cmd_poll(struct rtr_dp *dp);
+void rtr_notify(struct rtr_dp *dp, uint16_t type, uint16_t reason, uint32_t slot);
+void rtr_notify_flush(struct rtr_dp *dp);
+void rtr_sweep(struct rtr_dp *dp);
+
+/* worker.c (fast path) */
+int rtr_worker_main(void *arg);
+
+/* tx.c (fast path helpers) */
+uint16_t rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
+			const struct rte_ether_addr *dmac, uint8_t family,
+			const uint8_t *src_ip, const uint8_t *dst_ip, uint16_t sport,
+			uint16_t dport, uint16_t pl_len, uint32_t pl_sum);
+
+static inline uint16_t
+rtr_l2l4_len(uint16_t vlan, uint8_t family)
+{
+	return (uint16_t)(14 + (vlan ? 4 : 0) + (family == 4 ? 20 : 40) + 8);
+}
+
+#endif /* RTR_DP_H */

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Per-packet parser (runs on the worker cores). See parse.h.
+ */
+#include <string.h>
+#include "parse.h"
+
+#define ETH_HLEN	14
+#define ETH_P_IPV4	0x0800
+#define ETH_P_ARP	0x0806
+#define ETH_P_VLAN	0x8100
+#define ETH_P_IPV6	0x86dd
+#define IPPROTO_UDP_	17
+#define IPPROTO_ICMPV6_	58
+#define ND_NS_TYPE	135
+
+uint32_t
+rtr_csum_add(uint32_t sum, const void *buf, uint32_t len)
+{
+	const uint8_t *b = buf;
+	uint64_t s = sum;
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		s += ((uint32_t)b[i] << 8) | b[i + 1];
+	if (len & 1)
+		s += (uint32_t)b[len - 1] << 8;
+	while (s >> 32)
+		s = (s & 0xffffffff) + (s >> 32);
+	return (uint32_t)s;
+}
+
+uint16_t
+rtr_csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint32_t
+pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
+	   uint32_t l4_len)
+{
+	unsigned int alen = family == 4 ? 4 : 16;
+	uint32_t s;
+
+	s = rtr_csum_add(0, src, alen);
+	s = rtr_csum_add(s, dst, alen);
+	s += proto;
+	s += l4_len >> 16;
+	s += l4_len & 0xffff;
+	return s;
+}
+
+uint16_t
+rtr_udp_csum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
+	     uint16_t sport, uint16_t dport, uint16_t udp_len, uint32_t pl_sum)
+{
+	uint32_t s = pseudo_sum(family, src_ip, dst_ip, IPPROTO_UDP_, udp_len);
+	uint16_t c;
+
+	s += sport;
+	s += dport;
+	s += udp_len;
+	s = (s & 0xffff) + (s >> 16);
+	s += pl_sum & 0xffff;
+	s += pl_sum >> 16;
+	c = (uint16_t)~rtr_csum_fold(s);
+	return htons(c == 0 ? 0xffff : c);
+}
+
+static inline int
+mac_is(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 6) == 0;
+}
+
+static inline unsigned int
+drop(struct rtr_parsed *p, unsigned int reason)
+{
+	p->drop = (uint8_t)reason;
+	return RTR_PK_DROP;
+}
+
+static unsigned int
+parse_arp(const uint8_t *a, uint32_t len, const uint8_t *dmac,
+	  const struct rtr_parse_cfg *cfg, struct rtr_parsed *p)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	if (len < 28 || rtr_get16(a) != 1 || rtr_get16(a + 2) != ETH_P_IPV4 ||
+	    a[4] != 6 || a[5] != 4)
+		return drop(p, RTR_DROP_ARP_MALFORMED);
+	if (!mac_is(dmac, bcast) && !mac_is(dmac, cfg->mac))
+		return drop(p, RTR_DROP_ETH_NOT_OUR_MAC);
+	if (rtr_get16(a + 6) != 1 || !cfg->has_ip4 || memcmp(a + 24, cfg->ip4, 4) != 0)
+		return drop(p, RTR_DROP_ARP_NOT_FOR_US);
+	p->family = 4;
+	memcpy(p->src_ip, a + 14, 4);
+	memcpy(p->dst_ip, a + 24, 4);
+	return RTR_PK_ARP_REQ;
+}
+
+static unsigned int
+parse_ns(const uint8_t *buf, const uint8_t *ip6, uint32_t icmp_len,
+	 const struct rtr_parse_cfg *cfg, struct rtr_parsed *p)
+{
+	const uint8_t *icmp = buf + p->l4_off;
+	uint32_t s;
+
+	if (icmp_len < 4)
+		return drop(p, RTR_DROP_ND_MALFORMED);
+	if (icmp[0] != ND_NS_TYPE)
+		return drop(p, RTR_DROP_ICMP6_OTHER);
+	/* RFC 4861 7.1.1: hop limit 255, code 0, length >= 24 */
+	if (icmp_len < 24 || icmp[1] != 0 || ip6[7] != 255)
+		return drop(p, RTR_DROP_ND_MALFORMED);
+	s = pseudo_sum(6, ip6 + 8, ip6 + 24, IPPROTO_ICMPV6_, icmp_len);
+	s = rtr_csum_add(s, icmp, icmp_len);
+	if (rtr_csum_fold(s) != 0xffff)
+		return drop(p, RTR_DROP_ND_MALFORMED);
+	if (!cfg->has_ip6 || memcmp(icmp + 8, cfg->ip6, 16) != 0)
+		return drop(p, RTR_DROP_ND_NOT_FOR_US);
+	return RTR_PK_ND_NS;
+}
+
+static unsigned int
+parse_relay(const uint8_t *buf, struct rtr_parsed *p)
+{
+	const uint8_t *r = buf + p->pl_off;
+	struct rtr_hdr *h = &p->hdr;
+
+	if (p->pl_len < RTR_HDR_LEN)
+		return drop(p, RTR_DROP_RELAY_SHORT);
+	rtr_hdr_decode(r, h);
+	if (h->magic != RTR_MAGIC)
+		return drop(p, RTR_DROP_RELAY_MAGIC);
+	if (h->version != RTR_VERSION)
+		return drop(p, RTR_DROP_RELAY_VERSION);
+	if (h->type == 0 || h->type > RTR_T_MAX)
+		return drop(p, RTR_DROP_RELAY_TYPE);
+	if ((uint32_t)h->payload_len + RTR_HDR_LEN != p->pl_len)
+		return drop(p, RTR_DROP_RELAY_LENGTH);
+	switch (h->type) {
+	case RTR_T_MEDIA:
+		if (((h->flags & RTR_F_KIND_MASK) >> RTR_F_KIND_SHIFT) == RTR_KIND_INVALID)
+			return drop(p, RTR_DROP_RELAY_KIND);
+		break;
+	case RTR_T_JOIN:
+		if (p->pl_len < RTR_JOIN_MIN_PAYLOAD)
+			return drop(p, RTR_DROP_JOIN_SHORT);
+		if (h->app_index != 0 || h->channel_hash != 0)
+			return drop(p, RTR_DROP_JOIN_FIELDS);
+		break;
+	case RTR_T_JOIN_ACK:
+	case RTR_T_ERROR:
+	case RTR_T_COOKIE:
+		return drop(p, RTR_DROP_RELAY_FROM_SERVER);
+	default:
+		break;
+	}
+	return RTR_PK_RELAY;
+}
+
+static unsigned int
+parse_udp(const uint8_t *buf, uint32_t l4_len, const struct rtr_parse_cfg *cfg,
+	  struct rtr_parsed *p)
+{
+	const uint8_t *u = buf + p->l4_off;
+	uint16_t ulen, csum;
+	uint32_t s;
+
+	if (l4_len < 8)
+		return drop(p, RTR_DROP_UDP_MALFORMED);
+	ulen = rtr_get16(u + 4);
+	if (ulen < 8 || ulen != l4_len)
+		return drop(p, RTR_DROP_UDP_MALFORMED);
+	p->sport = rtr_get16(u);
+	p->dport = rtr_get16(u + 2);
+	if (p->dport != cfg->udp_port)
+		return drop(p, RTR_DROP_UDP_PORT);
+	/* never talk to well-known ports or to another relay's service port */
+	if (p->sport < 1024 || p->sport == cfg->udp_port)
+		return drop(p, RTR_DROP_UDP_SRC_RESERVED);
+	p->pl_off = (uint16_t)(p->l4_off + 8);
+	p->pl_len = (uint16_t)(ulen - 8);
+	p->pl_sum = rtr_csum_add(0, buf + p->pl_off, p->pl_len);
+	csum = rtr_get16(u + 6);
+	if (csum != 0 || p->family == 6) {
+		s = pseudo_sum(p->family, p->src_ip, p->dst_ip, IPPROTO_UDP_, ulen);
+		s += p->sport;
+		s += p->dport;
+		s += ulen;
+		s += csum;
+		s = (s & 0xffff) + (s >> 16);
+		s += p->pl_sum & 0xffff;
+		s += p->pl_sum >> 16;
+		if (csum == 0 || rtr_csum_fold(s) != 0xffff)
+			return drop(p, RTR_DROP_UDP_CKSUM);
+	}
+	return parse_relay(buf, p);
+}
+
+unsigned int
+rtr_parse(const uint8_t *buf, uint32_t len, const struct rtr_parse_cfg *cfg,
+	  struct rtr_parsed *p)
+{
+	const uint8_t *dmac = buf;
+	uint32_t off = ETH_HLEN;
+	uint16_t et;
+
+	p->vlan = 0;
+	p->family = 0;
+	if (len < ETH_HLEN)
+		return drop(p, RTR_DROP_ETH_RUNT);
+	et = rtr_get16(buf + 12);
+	if (et == ETH_P_VLAN) {
+		if (len < ETH_HLEN + 4)
+			return drop(p, RTR_DROP_ETH_RUNT);
+		p->vlan = rtr_get16(buf + 14) & 0x0fff;
+		et = rtr_get16(buf + 16);
+		off += 4;
+	}
+	p->l3_off = (uint16_t)off;
+
+	if (et == ETH_P_ARP)
+		return parse_arp(buf + off, len - off, dmac, cfg, p);
+
+	if (et == ETH_P_IPV4) {
+		const uint8_t *ip = buf + off;
+		uint32_t ihl, tot;
+
+		if (!mac_is(dmac, cfg->mac))
+			return drop(p, RTR_DROP_ETH_NOT_OUR_MAC);
+		if (len - off < 20 || (ip[0] >> 4) != 4)
+			return drop(p, RTR_DROP_IP4_MALFORMED);
+		ihl = (ip[0] & 0xfu) * 4;
+		tot = rtr_get16(ip + 2);
+		if (ihl < 20 || tot < ihl || tot > len - off)
+			return drop(p, RTR_DROP_IP4_MALFORMED);
+		if (rtr_csum_fold(rtr_csum_add(0, ip, ihl)) != 0xffff)
+			return drop(p, RTR_DROP_IP4_CKSUM);
+		if (rtr_get16(ip + 6) & 0x3fff)
+			return drop(p, RTR_DROP_IP4_FRAGMENT);
+		p->family = 4;
+		memcpy(p->src_ip, ip + 12, 4);
+		memcpy(p->dst_ip, ip + 16, 4);
+		if (cfg->has_ip4 && memcmp(p->dst_ip, cfg->ip4, 4) != 0)
+			return drop(p, RTR_DROP_IP_NOT_OURS);
+		if (ip[9] != IPPROTO_UDP_)
+			return drop(p, RTR_DROP_IP_PROTO);
+		p->l4_off = (uint16_t)(off + ihl);
+		return parse_udp(buf, tot - ihl, cfg, p);
+	}
+
+	if (et == ETH_P_IPV6) {
+		const uint8_t *ip = buf + off;
+		uint32_t plen;
+
+		if (len - off < 40 || (ip[0] >> 4) != 6)
+			return drop(p, RTR_DROP_IP6_MALFORMED);
+		plen = rtr_get16(ip + 4);
+		if (plen > len - off - 40)
+			return drop(p, RTR_DROP_IP6_MALFORMED);
+		p->family = 6;
+		memcpy(p->src_ip, ip + 8, 16);
+		memcpy(p->dst_ip, ip + 24, 16);
+		p->l4_off = (uint16_t)(off + 40);
+		if (ip[6] == IPPROTO_ICMPV6_) {
+			/* solicited-node multicast or our unicast address */
+			if (!mac_is(dmac, cfg->mac) && !(dmac[0] == 0x33 && dmac[1] == 0x33))
+				return drop(p, RTR_DROP_ETH_NOT_OUR_MAC);
+			return parse_ns(buf, ip, plen, cfg, p);
+		}
+		if (!mac_is(dmac, cfg->mac))
+			return drop(p, RTR_DROP_ETH_NOT_OUR_MAC);
+		if (cfg->has_ip6 && memcmp(p->dst_ip, cfg->ip6, 16) != 0)
+			return drop(p, RTR_DROP_IP_NOT_OURS);
+		if (ip[6] == 0 || ip[6] == 43 || ip[6] == 44 || ip[6] == 60 ||
+		    ip[6] == 51 || ip[6] == 50 || ip[6] == 135)
+			return drop(p, RTR_DROP_IP6_EXT_HDR);
+		if (ip[6] != IPPROTO_UDP_)
+			return drop(p, RTR_DROP_IP_PROTO);
+		return parse_udp(buf, plen, cfg, p);
+	}
+	return drop(p, RTR_DROP_ETH_TYPE);
+}
+
+const char *
+rtr_drop_name(unsigned int reason)
+{
+	static const char *const names[] = {
+#define _RTR_DROP_NAME(sym, str) [RTR_DROP_##sym] = str,
+		RTR_FOREACH_DROP(_RTR_DROP_NAME)
+#undef _RTR_DROP_NAME
+	};
+
+	return reason < RTR_DROP_MAX ? names[reason] : "unknown";
+}

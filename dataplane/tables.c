@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Apps, channels and members (main lcore only; slow path).
+ *
+ * Members live in a slot array; the wire member_id is slot + 10 bits of the
+ * slot's generation, the control plane's handle is slot + the full 32-bit
+ * generation. Freed slots go back on a FIFO only after an RCU grace period,
+ * so a slot is reused as late as possible and never while a worker can
+ * still be looking at it. Channels are reached by workers through the
+ * sender's member entry; the rte_hash keyed by (app_index, channel_hash)
+ * is how the main lcore finds them. A channel's receivers are an array
+ * rebuilt whole and published with a release store; the old array is freed
+ * after a grace period.
+ */
+#include <errno.h>
+#include <string.h>
+#include <rte_malloc.h>
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_log.h>
+
+#include "dp.h"
+
+#define NONE UINT32_MAX
+
+enum rtr_dq_kind {
+	DQ_FANOUT = 1,
+	DQ_MEMBER_SLOT = 2,
+	DQ_CHANNEL_SLOT = 3,
+};
+
+struct rtr_dq_ent {
+	uint32_t kind;
+	uint32_t idx;
+	void *ptr;
+};
+
+struct chan_key {
+	uint32_t app_index;
+	uint32_t pad;
+	uint64_t channel_hash;
+};
+
+static void
+mfree_push(struct rtr_dp *dp, uint32_t slot)
+{
+	struct rtr_member *m = &dp->members[slot];
+
+	if (m->in_fifo)
+		return;
+	m->in_fifo = 1;
+	dp->mfree[dp->mfree_tail] = slot;
+	dp->mfree_tail = (dp->mfree_tail + 1) % dp->cfg.max_members;
+	dp->mfree_n++;
+}
+
+/* Oldest free slot; slots taken by a re-install (want_handle) are skipped. */
+static int
+mfree_pop(struct rtr_dp *dp, uint32_t *slot)
+{
+	while (dp->mfree_n > 0) {
+		uint32_t s = dp->mfree[dp->mfree_head];
+
+		dp->mfree_head = (dp->mfree_head + 1) % dp->cfg.max_members;
+		dp->mfree_n--;
+		dp->members[s].in_fifo = 0;
+		if (dp->members[s].state == RTR_MS_FREE) {
+			*slot = s;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void
+dq_free(void *p, void *e, unsigned int n)
+{
+	struct rtr_dp *dp = p;
+	struct rtr_dq_ent *ent = e;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		switch (ent[i].kind) {
+		case DQ_FANOUT:
+			rte_free(ent[i].ptr);
+			break;
+		case DQ_MEMBER_SLOT:
+			mfree_push(dp, ent[i].idx);
+			break;
+		case DQ_CHANNEL_SLOT:
+			dp->cfree[dp->cfree_n++] = ent[i].idx;
+			break;
+		}
+	}
+}
+
+/* Hand something to the RCU defer queue; when it is full, wait for a grace
+ * period (workers pass a quiescent state every loop) and free at once. */
+static void
+defer(struct rtr_dp *dp, uint32_t kind, uint32_t idx, void *ptr)
+{
+	struct rtr_dq_ent ent = { .kind = kind, .idx = idx, .ptr = ptr };
+
+	if (rte_rcu_qsbr_dq_enqueue(dp->dq, &ent) == 0)
+		return;
+	rte_rcu_qsbr_synchronize(dp->qs, RTE_QSBR_THRID_INVALID);
+	dq_free(dp, &ent, 1);
+}
+
+void
+rtr_tables_reclaim(struct rtr_dp *dp)
+{
+	unsigned int freed = 0, pending = 0, avail = 0;
+
+	rte_rcu_qsbr_dq_reclaim(dp->dq, 4096, &freed, &pending, &avail);
+	rtr_stats_mainp(dp->seg->stats)->rcu_pending = pending;
+}
+
+int
+rtr_tables_init(struct rtr_dp *dp)
+{
+	struct rtr_cfg *c = &dp->cfg;
+	struct rte_rcu_qsbr_dq_parameters dqp;
+	struct rte_hash_rcu_config hrc;
+	struct rte_hash_parameters hp;
+	size_t sz;
+	uint32_t i;
+
+	dp->apps = rte_zmalloc("rtr_apps", sizeof(struct rtr_app) * c->max_apps,
+			       RTE_CACHE_LINE_SIZE);
+	dp->channels = rte_zmalloc("rtr_channels", sizeof(struct rtr_channel) * c->max_channels,
+				   RTE_CACHE_LINE_SIZE);
+	dp->members = rte_zmalloc("rtr_members", sizeof(struct rtr_member) * c->max_members,
+				  RTE_CACHE_LINE_SIZE);
+	dp->mfree = rte_malloc("rtr_mfree", sizeof(uint32_t) * c->max_members, 0);
+	dp->cfree = rte_malloc("rtr_cfree", sizeof(uint32_t) * c->max_channels, 0);
+	if (!dp->apps || !dp->channels || !dp->members || !dp->mfree || !dp->cfree)
+		return -ENOMEM;
+	for (i = 0; i < c->max_members; i++) {
+		dp->members[i].state = RTR_MS_FREE;
+		mfree_push(dp, i);
+	}
+	/* lowest channel slots first */
+	for (i = 0; i < c->max_channels; i++)
+		dp->cfree[i] = c->max_channels - 1 - i;
+	dp->cfree_n = c->max_channels;
+
+	sz = rte_rcu_qsbr_get_memsize(dp->n_workers);
+	dp->qs = rte_zmalloc("rtr_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (dp->qs == NULL || rte_rcu_qsbr_init(dp->qs, dp->n_workers) != 0)
+		return -ENOMEM;
+
+	memset(&dqp, 0, sizeof(dqp));
+	dqp.name = "rtr_dq";
+	dqp.size = 65536;
+	dqp.esize = sizeof(struct rtr_dq_ent);
+	dqp.trigger_reclaim_limit = 1024;
+	dqp.max_reclaim_size = 4096;
+	dqp.free_fn = dq_free;
+	dqp.p = dp;
+	dqp.v = dp->qs;
+	dp->dq = rte_rcu_qsbr_dq_create(&dqp);
+	if (dp->dq == NULL)
+		return -ENOMEM;
+
+	memset(&hp, 0, sizeof(hp));
+	hp.name = "rtr_chan_hash";
+	hp.entries = RTE_MAX(c->max_channels * 2, 1024u);
+	hp.key_len = sizeof(struct chan_key);
+	hp.hash_func = rte_jhash;
+	hp.socket_id = (int)rte_socket_id();
+	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+	dp->chan_hash = rte_hash_create(&hp);
+	if (dp->chan_hash == NULL)
+		return -ENOMEM;
+	memset(&hrc, 0, sizeof(hrc));
+	hrc.v = dp->qs;
+	hrc.mode = RTE_HASH_QSBR_MODE_DQ;
+	if (rte_hash_rcu_qsbr_add(dp->chan_hash, &hrc) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+rtr_tables_free(struct rtr_dp *dp)
+{
+	uint32_t i;
+
+	if (dp->channels != NULL)
+		for (i = 0; i < dp->cfg.max_channels; i++)
+			rte_free(dp->channels[i].fo);
+	if (dp->dq != NULL)
+		rte_rcu_qsbr_dq_delete(dp->dq);
+	rte_hash_free(dp->chan_hash);
+	rte_free(dp->qs);
+	rte_free(dp->cfree);
+	rte_free(dp->mfree);
+	rte_free(dp->members);
+	rte_free(dp->channels);
+	rte_free(dp->apps);
+}
+
+int
+rtr_addr_is_ours(const struct rtr_dp *dp, uint8_t family, const uint8_t *ip)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTR_MAX_PORTS; i++) {
+		if (family == 4 && dp->cfg.ip[i].has_ip4 && memcmp(ip, dp->cfg.ip[i].ip4, 4) == 0)
+			return 1;
+		if (family == 6 && dp->cfg.ip[i].has_ip6 && memcmp(ip, dp->cfg.ip[i].ip6, 16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A member's address must be a unicast host we may send to. */
+int
+rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep)
+{
+	static const uint8_t zero[16];
+
+	if (ep->port_id >= dp->n_ports || ep->vlan > 4094)
+		return 0;
+	/* never send to well-known ports or to a relay's service port */
+	if (ep->udp_port < 1024 || ep->udp_port == dp->cfg.udp_port)
+		return 0;
+	if (rte_is_zero_ether_addr((const struct rte_ether_addr *)ep->mac) ||
+	    !rte_is_unicast_ether_addr((const struct rte_ether_addr *)ep->mac))
+		return 0;
+	if (ep->family == 4) {
+		if (memcmp(ep->ip, zero, 4) == 0 || ep->ip[0] == 127 || ep->ip[0] >= 224)
+			return 0;
+	} else if (ep->family == 6) {
+		static const uint8_t lo[16] = { [15] = 1 };
+
+		if (memcmp(ep->ip, zero, 16) == 0 || memcmp(ep->ip, lo, 16) == 0 ||
+		    ep->ip[0] == 0xff)
+			return 0;
+	} else {
+		return 0;
+	}
+	return !rtr_addr_is_ours(dp, ep->family, ep->ip);
+}
+
+int
+rtr_app_set(struct rtr_dp *dp, const struct rtr_msg_app_set *a)
+{
+	struct rtr_app *app;
+
+	if (a->app_index == 0 || a->app_index >= dp->cfg.max_apps)
+		return -EINVAL;
+	if (a->flags & ~RTR_APP_F_ENABLED)
+		return -EINVAL;
+	if (a->member_bps > (4ULL << 30) || a->egress_bps > (16ULL << 30) ||
+	    a->member_fps > 10000000)
+		return -ERANGE;
+	app = &dp->apps[a->app_index];
+	if (!app->in_use)
+		rtr_stats_mainp(dp->seg->stats)->apps++;
+	app->member_fps = a->member_fps;
+	app->member_bps = a->member_bps;
+	app->egress_bps = a->egress_bps;
+	__atomic_store_n(&app->flags, a->flags, __ATOMIC_RELEASE);
+	app->in_use = 1;
+	return 0;
+}
+
+int
+rtr_app_del(struct rtr_dp *dp, uint32_t app_index)
+{
+	struct rtr_app *app;
+	uint32_t i;
+
+	if (app_index == 0 || app_index >= dp->cfg.max_apps)
+		return -EINVAL;
+	app = &dp->apps[app_index];
+	if (!app->in_use)
+		return -ENOENT;
+	/* stop forwarding first, then take its members out */
+	__atomic_store_n(&app->flags, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < dp->cfg.max_members && app->members > 0; i++)
+		if (dp->members[i].state != RTR_MS_FREE && dp->members[i].app_index == app_index)
+			rtr_member_del_slot(dp, i);
+	memset(app, 0, sizeof(*app));
+	rtr_stats_mainp(dp->seg->stats)->apps--;
+	return 0;
+}
+
+/* Rebuild a channel's receiver array from its ACTIVE members. */
+static int
+fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
+{
+	struct rtr_fanout *fo = NULL, *old;
+	uint32_t s, n = 0;
+
+	for (s = c->head; s != NONE; s = dp->members[s].next)
+		n += dp->members[s].state == RTR_MS_ACTIVE;
+	if (n > 0) {
+		fo = rte_malloc("rtr_fanout", sizeof(*fo) + (size_t)n * sizeof(struct rtr_rcv),
+				RTE_CACHE_LINE_SIZE);
+		if (fo == NULL)
+			return -ENOMEM;
+		fo->n = 0;
+		for (s = c->head; s != NONE; s = dp->members[s].next) {
+			const struct rtr_member *m = &dp->members[s];
+			struct rtr_rcv *r;
+
+			if (m->state != RTR_MS_ACTIVE)
+				continue;
+			r = &fo->r[fo->n++];
+			memset(r, 0, sizeof(*r));
+			r->slot = s;
+			r->member_id = rtr_mid_make(s, m->gen);
+			r->port_id = m->ep.port_id;
+			r->vlan = m->ep.vlan;
+			r->udp_port = m->ep.udp_port;
+			r->family = m->ep.family;
+			memcpy(&r->mac, m->ep.mac, 6);
+			memcpy(r->ip, m->ep.ip, 16);
+			memcpy(r->local_ip, m->ep.local_ip, 16);
+		}
+	}
+	old = c->fo;
+	__atomic_store_n(&c->fo, fo, __ATOMIC_RELEASE);
+	if (old != NULL)
+		defer(dp, DQ_FANOUT, 0, old);
+	return 0;
+}
+
+static void
+member_counts(struct rtr_dp *dp)
+{
+	struct rtr_main_stats *ms = rtr_stats_mainp(dp->seg->stats);
+
+	ms->members = dp->n_members;
+	ms->members_pending = dp->n_pending;
+	ms->members_active = dp->n_members - dp->n_pending;
+	ms->channels = dp->n_channels;
+}
+
+int
+rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
+	       struct rtr_reply_member_add *r)
+{
+	struct chan_key key = { .app_index = a->app_index, .channel_hash = a->channel_hash };
+	struct rtr_channel *c;
+	struct rtr_member *m;
+	uint32_t slot, gen, cslot;
+	void *data;
+	int rc;
+
+	if (a->app_index == 0 || a->app_index >= dp->cfg.max_apps)
+		return -EINVAL;
+	if (!dp->apps[a->app_index].in_use)
+		return -ENOENT;
+	if (!rtr_ep_valid(dp, &a->ep))
+		return -EADDRNOTAVAIL;
+	if ((a->privs & ~RTR_PRIV_ALL) || !(a->privs & RTR_PRIV_BIT(RTR_PRIV_JOIN)))
+		return -EINVAL;
+	if (a->role != RTR_ROLE_PUBLISHER && a->role != RTR_ROLE_SUBSCRIBER)
+		return -EINVAL;
+	if (a->flags & ~RTR_MEMBER_F_ACTIVE)
+		return -EINVAL;
+	if (a->suite != 0)
+		return -ENOTSUP;	/* encrypted members come with the crypto engine */
+	if (a->bps > (4ULL << 30) || a->fps > 10000000)
+		return -ERANGE;
+
+	if (a->want_handle != 0) {
+		slot = (uint32_t)a->want_handle;
+		gen = (uint32_t)(a->want_handle >> 32);
+		if (slot >= dp->cfg.max_members || (gen & RTR_MID_GEN_MASK) == 0)
+			return -EINVAL;
+		if (dp->members[slot].state != RTR_MS_FREE)
+			return -EEXIST;
+	} else {
+		if (dp->n_members >= dp->cfg.max_members || mfree_pop(dp, &slot) < 0)
+			return -ENOSPC;
+		gen = dp->members[slot].gen + 1;
+		if ((gen & RTR_MID_GEN_MASK) == 0)
+			gen++;
+	}
+
+	if (rte_hash_lookup_data(dp->chan_hash, &key, &data) >= 0) {
+		cslot = (uint32_t)(uintptr_t)data;
+	} else {
+		if (dp->cfree_n == 0) {
+			rc = -ENOSPC;
+			goto out_slot;
+		}
+		cslot = dp->cfree[--dp->cfree_n];
+		if (rte_hash_add_key_data(dp->chan_hash, &key, (void *)(uintptr_t)cslot) < 0) {
+			dp->cfree[dp->cfree_n++] = cslot;
+			rc = -ENOSPC;
+			goto out_slot;
+		}
+		c = &dp->channels[cslot];
+		c->app_index = a->app_index;
+		c->channel_hash = a->channel_hash;
+		c->members = 0;
+		c->head = NONE;
+		c->fo = NULL;
+		__atomic_store_n(&c->in_use, 1, __ATOMIC_RELEASE);
+		dp->n_channels++;
+	}
+	c = &dp->channels[cslot];
+
+	m = &dp->members[slot];
+	m->gen = gen;
+	m->role = a->role;
+	m->suite = a->suite;
+	m->app_index = a->app_index;
+	m->chan_slot = cslot;
+	m->channel_hash = a->channel_hash;
+	m->privs = a->privs;
+	m->fps = a->fps;
+	m->bps = a->bps;
+	m->token_expire = a->token_expire;
+	memcpy(m->priv_expire, a->priv_expire, sizeof(m->priv_expire));
+	m->path_token = a->path_token;
+	m->ep = a->ep;
+	m->last_seen_tsc = rte_get_tsc_cycles();
+	m->rl_tsc = 0;		/* full buckets at the first frame */
+	m->ev_pending = 0;
+	m->prev = NONE;
+	m->next = c->head;
+	if (c->head != NONE)
+		dp->members[c->head].prev = slot;
+	c->head = slot;
+	c->members++;
+	dp->apps[a->app_index].members++;
+	dp->n_members++;
+	if (a->flags & RTR_MEMBER_F_ACTIVE) {
+		__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
+		rc = fanout_rebuild(dp, c);
+		if (rc < 0) {
+			rtr_member_del_slot(dp, slot);
+			return rc;
+		}
+	} else {
+		__atomic_store_n(&m->state, RTR_MS_PENDING, __ATOMIC_RELEASE);
+		dp->n_pending++;
+	}
+	member_counts(dp);
+	r->handle = rtr_handle_make(slot, gen);
+	r->member_id = rtr_mid_make(slot, gen);
+	r->channel_slot = cslot;
+	return 0;
+
+out_slot:
+	if (a->want_handle == 0)
+		mfree_push(dp, slot);
+	return rc;
+}
+
+int
+rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot)
+{
+	struct rtr_member *m = &dp->members[slot];
+	struct rtr_channel *c = &dp->channels[m->chan_slot];
+	uint8_t was = m->state;
+
+	if (was == RTR_MS_FREE)
+		return -ENOENT;
+	__atomic_store_n(&m->state, RTR_MS_FREE, __ATOMIC_RELEASE);
+	if (m->prev != NONE)
+		dp->members[m->prev].next = m->next;
+	else
+		c->head = m->next;
+	if (m->next != NONE)
+		dp->members[m->next].prev = m->prev;
+	c->members--;
+	dp->apps[m->app_index].members--;
+	dp->n_members--;
+	if (was == RTR_MS_PENDING)
+		dp->n_pending--;
+	if (c->members == 0) {
+		struct chan_key key = { .app_index = c->app_index,
+					.channel_hash = c->channel_hash };
+		struct rtr_fanout *old = c->fo;
+
+		rte_hash_del_key(dp->chan_hash, &key);
+		__atomic_store_n(&c->in_use, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->fo, NULL, __ATOMIC_RELEASE);
+		if (old != NULL)
+			defer(dp, DQ_FANOUT, 0, old);
+		defer(dp, DQ_CHANNEL_SLOT, m->chan_slot, NULL);
+		dp->n_channels--;
+	} else if (was == RTR_MS_ACTIVE) {
+		/* on allocation failure keep the old list: it still holds the
+		 * member, but its state check stops every frame to it */
+		fanout_rebuild(dp, c);
+	}
+	defer(dp, DQ_MEMBER_SLOT, slot, NULL);
+	member_counts(dp);
+	return 0;
+}
+
+static struct rtr_member *
+by_handle(struct rtr_dp *dp, uint64_t handle, uint32_t *slot)
+{
+	uint32_t s = (uint32_t)handle, gen = (uint32_t)(handle >> 32);
+
+	if (s >= dp->cfg.max_members)
+		return NULL;
+	if (dp->members[s].state == RTR_MS_FREE || dp->members[s].gen != gen)
+		return NULL;
+	*slot = s;
+	return &dp->members[s];
+}
+
+int
+rtr_member_del(struct rtr_dp *dp, uint64_t handle)
+{
+	uint32_t slot;
+
+	if (by_handle(dp, handle, &slot) == NULL)
+		return -ENOENT;
+	return rtr_member_del_slot(dp, slot);
+}
+
+int
+rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u)
+{
+	struct rtr_member *m;
+	uint32_t slot;
+
+	if (u->what & ~(RTR_UPD_PRIVS | RTR_UPD_EXPIRY | RTR_UPD_RATE))
+		return -EINVAL;
+	m = by_handle(dp, u->handle, &slot);
+	if (m == NULL)
+		return -ENOENT;
+	if ((u->what & RTR_UPD_PRIVS) &&
+	    ((u->privs & ~RTR_PRIV_ALL) || !(u->privs & RTR_PRIV_BIT(RTR_PRIV_JOIN))))
+		return -EINVAL;
+	if ((u->what & RTR_UPD_RATE) && (u->bps > (4ULL << 30) || u->fps > 10000000))
+		return -ERANGE;
+	/* single words: a worker sees the old or the new value of each */
+	if (u->what & RTR_UPD_PRIVS)
+		__atomic_store_n(&m->privs, u->privs, __ATOMIC_RELEASE);
+	if (u->what & RTR_UPD_EXPIRY) {
+		unsigned int i;
+
+		__atomic_store_n(&m->token_expire, u->token_expire, __ATOMIC_RELEASE);
+		for (i = 0; i < RTR_N_PRIV_EXPIRE; i++)
+			__atomic_store_n(&m->priv_expire[i], u->priv_expire[i], __ATOMIC_RELEASE);
+	}
+	if (u->what & RTR_UPD_RATE) {
+		__atomic_store_n(&m->fps, u->fps, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->bps, u->bps, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* A worker saw the member's path token echoed from its endpoint. */
+int
+rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
+{
+	struct rtr_member *m;
+
+	if (slot >= dp->cfg.max_members)
+		return -EINVAL;
+	m = &dp->members[slot];
+	if (m->state != RTR_MS_PENDING || m->gen != gen)
+		return -ENOENT;	/* deleted or already active meanwhile */
+	__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
+	dp->n_pending--;
+	member_counts(dp);
+	return fanout_rebuild(dp, &dp->channels[m->chan_slot]);
+}

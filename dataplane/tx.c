@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Frame headers for everything the dataplane sends (per packet: fan-out
+ * copies, control-plane frames). Checksums in software: the UDP payload's
+ * sum is computed once per input frame; here only the pseudo-header and
+ * UDP header are added per receiver.
+ */
+#include <string.h>
+#include "dp.h"
+
+static inline void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+uint16_t
+rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
+	       const struct rte_ether_addr *dmac, uint8_t family, const uint8_t *src_ip,
+	       const uint8_t *dst_ip, uint16_t sport, uint16_t dport, uint16_t pl_len,
+	       uint32_t pl_sum)
+{
+	uint8_t *ip, *udp;
+	uint16_t udp_len = (uint16_t)(pl_len + 8);
+
+	memcpy(p, dmac, 6);
+	memcpy(p + 6, &port->mac, 6);
+	ip = p + 12;
+	if (vlan) {
+		put16(ip, 0x8100);
+		put16(ip + 2, vlan);
+		ip += 4;
+	}
+	put16(ip, family == 4 ? 0x0800 : 0x86dd);
+	ip += 2;
+	if (family == 4) {
+		ip[0] = 0x45;
+		ip[1] = 0;
+		put16(ip + 2, (uint16_t)(udp_len + 20));
+		put16(ip + 4, 0);
+		put16(ip + 6, 0x4000);	/* DF */
+		ip[8] = 64;
+		ip[9] = 17;
+		put16(ip + 10, 0);
+		memcpy(ip + 12, src_ip, 4);
+		memcpy(ip + 16, dst_ip, 4);
+		put16(ip + 10, (uint16_t)~rtr_csum_fold(rtr_csum_add(0, ip, 20)));
+		udp = ip + 20;
+	} else {
+		put16(ip, 0x6000);
+		put16(ip + 2, 0);
+		put16(ip + 4, udp_len);
+		ip[6] = 17;
+		ip[7] = 64;
+		memcpy(ip + 8, src_ip, 16);
+		memcpy(ip + 24, dst_ip, 16);
+		udp = ip + 40;
+	}
+	put16(udp, sport);
+	put16(udp + 2, dport);
+	put16(udp + 4, udp_len);
+	{
+		uint16_t c = rtr_udp_csum(family, src_ip, dst_ip, sport, dport, udp_len, pl_sum);
+
+		memcpy(udp + 6, &c, 2);
+	}
+	return (uint16_t)(udp + 8 - p);
+}

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The worker loop: runs per packet on the worker lcores.
+ *
+ * No allocation but mbufs, no syscalls, no locks, no logging. Tables are
+ * read under rte_rcu_qsbr (one quiescent report per loop); counters go to
+ * this worker's own block of the stats segment.
+ */
+#include <string.h>
+#include <rte_ethdev.h>
+#include <rte_cycles.h>
+#include <rte_prefetch.h>
+#include <rte_branch_prediction.h>
+
+#include "dp.h"
+
+#define DROP(w, r)	((w)->st->drops[RTR_DROP_##r]++)
+
+static inline void
+drop_pkt(struct rtr_worker *w, struct rte_mbuf *m, unsigned int reason)
+{
+	w->st->drops[reason]++;
+	rte_pktmbuf_free(m);
+}
+
+static void
+tx_flush(struct rtr_worker *w, uint16_t port)
+{
+	struct rtr_txbuf *b = &w->txb[port];
+	uint16_t sent = 0, n = b->n, i;
+	uint64_t bytes = 0;
+	int tries;
+
+	for (i = 0; i < n; i++)
+		bytes += b->m[i]->pkt_len;
+	for (tries = 0; tries < RTR_TX_RETRIES && sent < n; tries++)
+		sent += rte_eth_tx_burst(port, (uint16_t)w->id, b->m + sent, (uint16_t)(n - sent));
+	for (i = sent; i < n; i++) {
+		bytes -= b->m[i]->pkt_len;
+		rte_pktmbuf_free(b->m[i]);
+	}
+	w->st->tx_pkts += sent;
+	w->st->tx_bytes += bytes;
+	w->st->drops[RTR_DROP_TX_FULL] += n - sent;
+	b->n = 0;
+}
+
+static inline void
+tx_enqueue(struct rtr_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct rtr_txbuf *b = &w->txb[port];
+
+	b->m[b->n++] = m;
+	if (unlikely(b->n == RTR_TXB_SIZE))
+		tx_flush(w, port);
+}
+
+static inline int
+ep_match(const struct rtr_member *mb, const struct rtr_parsed *p, uint16_t port)
+{
+	return mb->ep.port_id == port && mb->ep.vlan == p->vlan &&
+	       mb->ep.udp_port == p->sport && mb->ep.family == p->family &&
+	       memcmp(mb->ep.ip, p->src_ip, p->family == 4 ? 4 : 16) == 0;
+}
+
+/* Token bucket refill: credit grows by rate per second, capped at burst. */
+static inline uint64_t
+refill(uint64_t credit, uint64_t elapsed, uint64_t rate, uint64_t cap)
+{
+	credit += elapsed * rate;
+	return credit > cap ? cap : credit;
+}
+
+/* Per-member frames/s and bytes/s, charged after the member is known to
+ * be who it claims to be. Returns 0 or a drop reason + 1. */
+static inline unsigned int
+rate_check(struct rtr_member *mb, const struct rtr_app *app, uint64_t now, uint64_t hz,
+	   uint32_t len)
+{
+	uint32_t fps = mb->fps ? mb->fps : app->member_fps;
+	uint64_t bps = mb->bps ? mb->bps : app->member_bps;
+	uint64_t elapsed, cf = mb->rl_frames, cb = mb->rl_bytes;
+
+	if (likely(fps == 0 && bps == 0))
+		return 0;
+	elapsed = mb->rl_tsc == 0 || now - mb->rl_tsc > hz ? hz : now - mb->rl_tsc;
+	mb->rl_tsc = now;
+	if (fps) {
+		cf = refill(cf, elapsed, fps, RTE_MAX(fps / 4, 8u) * hz);
+		if (cf < hz) {
+			mb->rl_frames = cf;
+			return RTR_DROP_RATE_FRAMES + 1;
+		}
+	}
+	if (bps) {
+		cb = refill(cb, elapsed >> 10, bps, RTE_MAX(bps / 4, 16384ul) * (hz >> 10));
+		if (cb < (uint64_t)len * (hz >> 10)) {
+			mb->rl_frames = cf;
+			mb->rl_bytes = cb;
+			return RTR_DROP_RATE_BYTES + 1;
+		}
+		cb -= (uint64_t)len * (hz >> 10);
+	}
+	if (fps)
+		cf -= hz;
+	mb->rl_frames = cf;
+	mb->rl_bytes = cb;
+	return 0;
+}
+
+/* Per-app egress budget, this worker's share. */
+static inline int
+egress_ok(struct rtr_worker *w, const struct rtr_app *app, uint32_t app_index,
+	  uint64_t now, uint64_t hz, uint64_t bytes)
+{
+	struct rtr_app_bucket *b = &w->app_tb[app_index];
+	uint64_t rate, elapsed, cost;
+
+	if (likely(app->egress_bps == 0))
+		return 1;
+	rate = app->egress_bps / rtr_dp.n_workers;
+	elapsed = b->tsc == 0 || now - b->tsc > hz ? hz : now - b->tsc;
+	b->tsc = now;
+	b->credit = refill(b->credit, elapsed >> 10, rate, RTE_MAX(rate / 4, 65536ul) * (hz >> 10));
+	cost = bytes * (hz >> 10);
+	if (b->credit < cost)
+		return 0;
+	b->credit -= cost;
+	return 1;
+}
+
+/* Look up the sender of a member frame and check it is who it says. */
+static inline struct rtr_member *
+sender(struct rtr_worker *w, const struct rtr_parsed *p, uint16_t port, uint8_t *state,
+       unsigned int *why)
+{
+	const struct rtr_hdr *h = &p->hdr;
+	uint32_t slot = rtr_mid_slot(h->member_id);
+	struct rtr_member *mb;
+
+	if (unlikely(slot >= rtr_dp.cfg.max_members)) {
+		*why = RTR_DROP_MEMBER_UNKNOWN;
+		return NULL;
+	}
+	mb = &rtr_dp.members[slot];
+	*state = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
+	if (unlikely(*state == RTR_MS_FREE ||
+		     (mb->gen & RTR_MID_GEN_MASK) != rtr_mid_gen(h->member_id))) {
+		*why = RTR_DROP_MEMBER_UNKNOWN;
+		return NULL;
+	}
+	if (unlikely(mb->app_index != h->app_index || mb->channel_hash != h->channel_hash)) {
+		*why = RTR_DROP_MEMBER_CHANNEL;
+		return NULL;
+	}
+	if (unlikely(!ep_match(mb, p, port))) {
+		*why = RTR_DROP_MEMBER_ENDPOINT;
+		return NULL;
+	}
+	if (unlikely(h->flags & RTR_F_ENC)) {
+		*why = RTR_DROP_ENC_UNSUPPORTED;
+		return NULL;
+	}
+	(void)w;
+	return mb;
+}
+
+static inline int
+emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct rtr_parsed *p,
+     const struct rtr_rcv *r, int *adjusted)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	const struct rtr_port *port = &dp->ports[r->port_id];
+	uint16_t hlen = rtr_l2l4_len(r->vlan, r->family);
+	struct rte_mbuf *o, *c;
+	uint8_t *d;
+
+	if (port->chain && (dp->cfg.tx_mode == RTR_TX_CHAIN || p->pl_len > dp->cfg.copy_max)) {
+		o = rte_pktmbuf_alloc(dp->hdr_pool);
+		if (unlikely(o == NULL)) {
+			DROP(w, NO_MBUF);
+			return 0;
+		}
+		if (!*adjusted) {
+			rte_pktmbuf_adj(m, p->pl_off);
+			*adjusted = 1;
+		}
+		c = rte_pktmbuf_clone(m, dp->clone_pool);
+		if (unlikely(c == NULL)) {
+			rte_pktmbuf_free(o);
+			DROP(w, CLONE_FAILED);
+			return 0;
+		}
+		d = rte_pktmbuf_mtod(o, uint8_t *);
+		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
+			       dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
+		o->data_len = hlen;
+		o->pkt_len = hlen;
+		if (unlikely(rte_pktmbuf_chain(o, c) != 0)) {
+			rte_pktmbuf_free(o);
+			rte_pktmbuf_free(c);
+			DROP(w, CLONE_FAILED);
+			return 0;
+		}
+	} else {
+		o = rte_pktmbuf_alloc(dp->pool);
+		if (unlikely(o == NULL)) {
+			DROP(w, NO_MBUF);
+			return 0;
+		}
+		d = (uint8_t *)rte_pktmbuf_append(o, (uint16_t)(hlen + p->pl_len));
+		if (unlikely(d == NULL)) {
+			rte_pktmbuf_free(o);
+			DROP(w, NO_MBUF);
+			return 0;
+		}
+		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
+			       dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
+		rte_memcpy(d + hlen, pl, p->pl_len);
+	}
+	tx_enqueue(w, r->port_id, o);
+	return 1;
+}
+
+static void
+do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port,
+	 uint64_t now, uint64_t now_s)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	const struct rtr_hdr *h = &p->hdr;
+	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, const uint8_t *, p->pl_off);
+	const struct rtr_fanout *fo;
+	const struct rtr_channel *c;
+	const struct rtr_app *app;
+	struct rtr_app_stats *ast;
+	struct rtr_member *mb;
+	unsigned int why = 0, kind, priv;
+	uint32_t slot, i, n, out = 0;
+	uint64_t te, pe;
+	uint8_t state;
+	int adjusted = 0;
+
+	mb = sender(w, p, port, &state, &why);
+	if (unlikely(mb == NULL))
+		goto out_drop;
+	if (unlikely(state != RTR_MS_ACTIVE)) {
+		why = RTR_DROP_MEMBER_PENDING;
+		goto out_drop;
+	}
+	kind = (h->flags & RTR_F_KIND_MASK) >> RTR_F_KIND_SHIFT;
+	priv = rtr_kind_priv(kind);
+	if (unlikely(!(__atomic_load_n(&mb->privs, __ATOMIC_RELAXED) & RTR_PRIV_BIT(priv)))) {
+		why = RTR_DROP_PRIVILEGE;
+		goto out_drop_app;
+	}
+	te = __atomic_load_n(&mb->token_expire, __ATOMIC_RELAXED);
+	if (unlikely(te != 0 && now_s >= te)) {
+		why = RTR_DROP_TOKEN_EXPIRED;
+		goto out_drop_app;
+	}
+	pe = __atomic_load_n(&mb->priv_expire[priv - 1], __ATOMIC_RELAXED);
+	if (unlikely(pe != 0 && now_s >= pe)) {
+		why = RTR_DROP_PRIV_EXPIRED;
+		goto out_drop_app;
+	}
+	app = &dp->apps[h->app_index];
+	if (unlikely(!(__atomic_load_n(&app->flags, __ATOMIC_ACQUIRE) & RTR_APP_F_ENABLED))) {
+		why = RTR_DROP_APP_DISABLED;
+		goto out_drop_app;
+	}
+	why = rate_check(mb, app, now, dp->tsc_hz, p->pl_len);
+	if (unlikely(why != 0)) {
+		why--;
+		goto out_drop_app;
+	}
+	mb->last_seen_tsc = now;
+
+	c = &dp->channels[mb->chan_slot];
+	if (unlikely(!__atomic_load_n(&c->in_use, __ATOMIC_ACQUIRE) ||
+		     c->app_index != h->app_index || c->channel_hash != h->channel_hash)) {
+		why = RTR_DROP_MEMBER_CHANNEL;
+		goto out_drop_app;
+	}
+	fo = __atomic_load_n(&c->fo, __ATOMIC_ACQUIRE);
+	n = fo != NULL ? fo->n : 0;
+	slot = rtr_mid_slot(h->member_id);
+	if (unlikely(n <= 1)) {
+		why = RTR_DROP_NO_RECEIVERS;
+		goto out_drop_app;
+	}
+	if (unlikely(!egress_ok(w, app, h->app_index, now, dp->tsc_hz,
+				(uint64_t)(n - 1) * (p->pl_len + 66u)))) {
+		why = RTR_DROP_APP_EGRESS;
+		goto out_drop_app;
+	}
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(&fo->r[i + 1]);
+		if (fo->r[i].slot == slot)
+			continue;
+		out += emit(w, m, pl, p, &fo->r[i], &adjusted);
+	}
+	w->st->media_in++;
+	w->st->media_out += out;
+	ast = &w->app_st[h->app_index];
+	ast->in_pkts++;
+	ast->in_bytes += p->pl_len;
+	ast->out_pkts += out;
+	ast->out_bytes += (uint64_t)out * p->pl_len;
+	rte_pktmbuf_free(m);
+	return;
+
+out_drop_app:
+	w->app_st[h->app_index].drops++;
+out_drop:
+	drop_pkt(w, m, why);
+}
+
+/* Turn a request around in place: swap addresses, same size, same port. */
+static void
+echo(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *ip = d + p->l3_off, *udp = d + p->l4_off, tmp[16];
+
+	memcpy(d, d + 6, 6);
+	memcpy(d + 6, &rtr_dp.ports[port].mac, 6);
+	if (p->family == 4) {
+		memcpy(tmp, ip + 12, 4);
+		memcpy(ip + 12, ip + 16, 4);
+		memcpy(ip + 16, tmp, 4);
+		ip[8] = 64;
+		ip[10] = ip[11] = 0;
+		{
+			uint16_t c = htons((uint16_t)~rtr_csum_fold(rtr_csum_add(0, ip, (ip[0] & 0xf) * 4u)));
+
+			memcpy(ip + 10, &c, 2);
+		}
+	} else {
+		memcpy(tmp, ip + 8, 16);
+		memcpy(ip + 8, ip + 24, 16);
+		memcpy(ip + 24, tmp, 16);
+		ip[7] = 64;
+	}
+	/* swapping addresses and ports leaves the UDP checksum as it was */
+	memcpy(tmp, udp, 2);
+	memcpy(udp, udp + 2, 2);
+	memcpy(udp + 2, tmp, 2);
+	m->ol_flags = 0;
+	tx_enqueue(w, port, m);
+}
+
+static void
+do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p,
+	      uint16_t port, uint64_t now)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	const struct rtr_hdr *h = &p->hdr;
+	struct rtr_member *mb;
+	unsigned int why = 0;
+	uint32_t slot = rtr_mid_slot(h->member_id);
+	uint8_t state;
+	struct rtr_ev ev;
+
+	mb = sender(w, p, port, &state, &why);
+	if (unlikely(mb == NULL)) {
+		drop_pkt(w, m, why);
+		return;
+	}
+	if (h->type == RTR_T_LEAVE) {
+		ev.type = RTR_EV_LEAVE;
+		ev.slot = slot;
+		ev.gen = mb->gen;
+		ev.pad = 0;
+		if (rte_ring_sp_enqueue_elem(w->ev, &ev, sizeof(ev)) != 0) {
+			drop_pkt(w, m, RTR_DROP_EVENT_FULL);
+			return;
+		}
+		w->st->leaves++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* KEEPALIVE: the first 8 payload bytes echo the JOIN_ACK's path token */
+	if (unlikely(h->payload_len < RTR_PATH_TOKEN_LEN)) {
+		drop_pkt(w, m, RTR_DROP_KA_LENGTH);
+		return;
+	}
+	if (unlikely(rtr_get64(rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off + RTR_HDR_LEN)) !=
+		     mb->path_token)) {
+		drop_pkt(w, m, RTR_DROP_KA_PATH_TOKEN);
+		return;
+	}
+	why = rate_check(mb, &dp->apps[mb->app_index], now, dp->tsc_hz, p->pl_len);
+	if (unlikely(why != 0)) {
+		drop_pkt(w, m, why - 1);
+		return;
+	}
+	mb->last_seen_tsc = now;
+	if (state == RTR_MS_PENDING && !mb->ev_pending) {
+		ev.type = RTR_EV_ACTIVATE;
+		ev.slot = slot;
+		ev.gen = mb->gen;
+		ev.pad = 0;
+		if (rte_ring_sp_enqueue_elem(w->ev, &ev, sizeof(ev)) == 0) {
+			mb->ev_pending = 1;
+			w->st->activations++;
+		} else {
+			DROP(w, EVENT_FULL);	/* the next KEEPALIVE tries again */
+		}
+	}
+	w->st->ka_echoed++;
+	echo(w, m, p, port);
+}
+
+static void
+do_join(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port,
+	uint64_t now)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint64_t hz = dp->tsc_hz, elapsed;
+	struct rtr_punt pu;
+
+	/* a per-worker budget keeps a JOIN flood off the control plane */
+	elapsed = w->punt_tsc == 0 || now - w->punt_tsc > hz ? hz : now - w->punt_tsc;
+	w->punt_tsc = now;
+	w->punt_credit = refill(w->punt_credit, elapsed, dp->cfg.punt_rate,
+				RTE_MAX(dp->cfg.punt_rate / 4, 16u) * hz);
+	if (w->punt_credit < hz) {
+		drop_pkt(w, m, RTR_DROP_PUNT_RATE);
+		return;
+	}
+	w->punt_credit -= hz;
+	if (unlikely(p->pl_len > RTR_PUNT_FRAME_MAX)) {
+		drop_pkt(w, m, RTR_DROP_JOIN_FIELDS);
+		return;
+	}
+	pu.arrival_ns = dp->unix_ns_at_tsc0 +
+			(uint64_t)((double)(now - dp->tsc0) * 1e9 / (double)hz);
+	pu.port_id = port;
+	pu.vlan = p->vlan;
+	pu.len = p->pl_len;
+	pu.family = p->family;
+	pu.pad0 = 0;
+	memcpy(pu.src_mac, d + 6, 6);
+	pu.src_port = p->sport;
+	pu.dst_port = p->dport;
+	pu.pad1 = 0;
+	memset(pu.src_ip, 0, sizeof(pu.src_ip));
+	memset(pu.dst_ip, 0, sizeof(pu.dst_ip));
+	memcpy(pu.src_ip, p->src_ip, p->family == 4 ? 4 : 16);
+	memcpy(pu.dst_ip, p->dst_ip, p->family == 4 ? 4 : 16);
+	memcpy(pu.frame, d + p->pl_off, p->pl_len);
+	if (rte_ring_mp_enqueue_elem(dp->seg->punt, &pu, sizeof(pu)) != 0)
+		DROP(w, PUNT_FULL);
+	else
+		w->st->punted++;
+	/* the copy holds a token */
+	memset(pu.frame, 0, p->pl_len);
+	__asm__ __volatile__("" : : "r"(&pu) : "memory");
+	rte_pktmbuf_free(m);
+}
+
+static void
+do_arp(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *a = d + p->l3_off;
+	const struct rtr_port *pt = &rtr_dp.ports[port];
+
+	memcpy(d, a + 8, 6);			/* to the requester */
+	memcpy(d + 6, &pt->mac, 6);
+	a[6] = 0;
+	a[7] = 2;				/* reply */
+	memcpy(a + 18, a + 8, 10);		/* target := sender hw + ip */
+	memcpy(a + 8, &pt->mac, 6);
+	memcpy(a + 14, pt->pcfg.ip4, 4);
+	w->st->arp_replies++;
+	tx_enqueue(w, port, m);
+}
+
+static void
+do_ns(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port)
+{
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t unspec[16];
+	const struct rtr_port *pt = &rtr_dp.ports[port];
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *ip = d + p->l3_off, *icmp = d + p->l4_off;
+	uint32_t want = p->l4_off + 32u, s;
+	uint16_t c;
+
+	if (want > m->data_len && rte_pktmbuf_append(m, (uint16_t)(want - m->data_len)) == NULL) {
+		drop_pkt(w, m, RTR_DROP_NO_MBUF);
+		return;
+	}
+	if (want < m->data_len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - want));
+	memcpy(d, d + 6, 6);
+	memcpy(d + 6, &pt->mac, 6);
+	/* an address being checked for duplicates (from ::) is told via all-nodes */
+	if (memcmp(ip + 8, unspec, 16) == 0) {
+		memcpy(ip + 24, all_nodes, 16);
+		d[0] = 0x33; d[1] = 0x33; d[2] = 0; d[3] = 0; d[4] = 0; d[5] = 1;
+	} else {
+		memcpy(ip + 24, ip + 8, 16);
+	}
+	memcpy(ip + 8, pt->pcfg.ip6, 16);
+	ip[4] = 0;
+	ip[5] = 32;
+	ip[7] = 255;
+	icmp[0] = 136;
+	icmp[1] = 0;
+	icmp[2] = icmp[3] = 0;
+	icmp[4] = memcmp(ip + 24, all_nodes, 16) == 0 ? 0x20 : 0x60;	/* S|O */
+	icmp[5] = icmp[6] = icmp[7] = 0;
+	memcpy(icmp + 8, pt->pcfg.ip6, 16);
+	icmp[24] = 2;				/* target link-layer address */
+	icmp[25] = 1;
+	memcpy(icmp + 26, &pt->mac, 6);
+	s = rtr_csum_add(0, ip + 8, 32);
+	s += 58 + 32;
+	s = rtr_csum_add(s, icmp, 32);
+	c = htons((uint16_t)~rtr_csum_fold(s));
+	memcpy(icmp + 2, &c, 2);
+	w->st->nd_replies++;
+	tx_enqueue(w, port, m);
+}
+
+static inline void
+handle(struct rtr_worker *w, struct rte_mbuf *m, uint16_t port, uint64_t now, uint64_t now_s)
+{
+	struct rtr_parsed p;
+	unsigned int kind;
+
+	if (unlikely(m->nb_segs != 1)) {
+		drop_pkt(w, m, RTR_DROP_HDR_SEGMENTED);
+		return;
+	}
+	kind = rtr_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+			 &rtr_dp.ports[port].pcfg, &p);
+	switch (kind) {
+	case RTR_PK_RELAY:
+		switch (p.hdr.type) {
+		case RTR_T_MEDIA:
+			do_media(w, m, &p, port, now, now_s);
+			return;
+		case RTR_T_KEEPALIVE:
+		case RTR_T_LEAVE:
+			do_member_ctl(w, m, &p, port, now);
+			return;
+		case RTR_T_JOIN:
+			do_join(w, m, &p, port, now);
+			return;
+		default:
+			drop_pkt(w, m, RTR_DROP_RELAY_TYPE);
+			return;
+		}
+	case RTR_PK_ARP_REQ:
+		do_arp(w, m, &p, port);
+		return;
+	case RTR_PK_ND_NS:
+		do_ns(w, m, &p, port);
+		return;
+	default:
+		drop_pkt(w, m, p.drop);
+		return;
+	}
+}
+
+int
+rtr_worker_main(void *arg)
+{
+	struct rtr_worker *w = arg;
+	struct rtr_dp *dp = &rtr_dp;
+	struct rte_mbuf *pkts[RTR_BURST];
+	uint16_t q, i, nb, port;
+
+	rte_rcu_qsbr_thread_register(dp->qs, w->id);
+	rte_rcu_qsbr_thread_online(dp->qs, w->id);
+
+	while (!dp->quit) {
+		uint64_t start = rte_rdtsc(), now_s = dp->now_s;
+		unsigned int work = 0;
+
+		if (likely(dp->rx_enabled)) {
+			for (q = 0; q < w->n_rxq; q++) {
+				port = w->rxq[q].port;
+				nb = rte_eth_rx_burst(port, w->rxq[q].queue, pkts, RTR_BURST);
+				if (nb == 0)
+					continue;
+				work += nb;
+				w->st->rx_pkts += nb;
+				for (i = 0; i < nb && i < 4; i++)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+				for (i = 0; i < nb; i++) {
+					if (i + 4 < nb)
+						rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+					w->st->rx_bytes += pkts[i]->pkt_len;
+					handle(w, pkts[i], port, start, now_s);
+				}
+			}
+		}
+		/* frames from the control plane go out of this worker's queues */
+		nb = (uint16_t)rte_ring_sc_dequeue_burst(w->txf, (void **)pkts, RTR_BURST, NULL);
+		for (i = 0; i < nb; i++) {
+			w->st->tx_frames++;
+			tx_enqueue(w, pkts[i]->port, pkts[i]);
+		}
+		work += nb;
+		for (port = 0; port < dp->n_ports; port++)
+			if (w->txb[port].n)
+				tx_flush(w, port);
+		rte_rcu_qsbr_quiescent(dp->qs, w->id);
+		w->st->loops++;
+		if (work) {
+			w->st->busy_cycles += rte_rdtsc() - start;
+		} else if (dp->cfg.idle_sleep_us) {
+			rte_delay_us_sleep(dp->cfg.idle_sleep_us);
+		}
+	}
+	rte_rcu_qsbr_thread_offline(dp->qs, w->id);
+	rte_rcu_qsbr_thread_unregister(dp->qs, w->id);
+	return 0;
+}
