@@ -161,6 +161,38 @@ need_stats(json_t **out)
 	return 0;
 }
 
+/* Why the dataplane refused a command. */
+static const char *
+refusal(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return "not found: unknown app, member handle or channel";
+	case -ENOSPC:
+		return "table full: raise --max-members/--max-channels";
+	case -EADDRNOTAVAIL:
+		return "address refused: reserved or service port, own, zero or non-unicast address";
+	case -EEXIST:
+		return "that member slot is in use";
+	case -EINVAL:
+		return "invalid field in the command";
+	case -ERANGE:
+		return "rate out of range";
+	case -ENOTSUP:
+		return "not supported by this dataplane (encrypted members)";
+	case -EBUSY:
+		return "busy: too many pending requests";
+	case -EAGAIN:
+		return "ring full: try again";
+	case -ENOBUFS:
+		return "out of mbufs";
+	case -EPROTONOSUPPORT:
+		return "message version not supported";
+	default:
+		return strerror(-rc);
+	}
+}
+
 static int
 call(uint16_t id, const void *body, size_t len, struct rtr_reply *r, json_t **out)
 {
@@ -175,7 +207,7 @@ call(uint16_t id, const void *body, size_t len, struct rtr_reply *r, json_t **ou
 	}
 	if (rc < 0) {
 		*out = json_pack("{s:s,s:i,s:s}", "status", "refused", "errno", -rc, "error",
-				 rtr_seg_strerror(rc));
+				 refusal(rc));
 		return EXIT_REFUSED;
 	}
 	return 0;
@@ -186,7 +218,7 @@ stats_json(void)
 {
 	struct rtr_worker_stats w;
 	struct rtr_main_stats m;
-	json_t *o, *drops, *ports, *apps;
+	json_t *o, *mo, *drops, *ports, *apps;
 	unsigned int i;
 	uint64_t total = 0;
 
@@ -197,31 +229,24 @@ stats_json(void)
 		total += w.drops[i];
 		json_object_set_new(drops, rtr_seg_drop_name(seg, i), json_integer((json_int_t)w.drops[i]));
 	}
-	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-		      "status", "ok",
-		      "rx_pkts", (json_int_t)w.rx_pkts, "rx_bytes", (json_int_t)w.rx_bytes,
-		      "tx_pkts", (json_int_t)w.tx_pkts, "tx_bytes", (json_int_t)w.tx_bytes,
-		      "media_in", (json_int_t)w.media_in, "media_out", (json_int_t)w.media_out,
-		      "punted", (json_int_t)w.punted, "ka_echoed", (json_int_t)w.ka_echoed,
-		      "arp_replies", (json_int_t)w.arp_replies, "nd_replies", (json_int_t)w.nd_replies,
-		      "tx_frames", (json_int_t)w.tx_frames, "leaves", (json_int_t)w.leaves,
-		      "activations", (json_int_t)w.activations, "busy_cycles", (json_int_t)w.busy_cycles,
-		      "drops_total", (json_int_t)total);
+	o = json_object();
+	json_object_set_new(o, "status", json_string("ok"));
+#define W(f) json_object_set_new(o, #f, json_integer((json_int_t)w.f))
+	W(rx_pkts); W(rx_bytes); W(tx_pkts); W(tx_bytes); W(media_in); W(media_out);
+	W(punted); W(ka_echoed); W(arp_replies); W(nd_replies); W(tx_frames); W(leaves);
+	W(activations); W(busy_cycles); W(loops);
+#undef W
+	json_object_set_new(o, "drops_total", json_integer((json_int_t)total));
 	json_object_set_new(o, "drops", drops);
-	json_object_set_new(o, "main", json_pack(
-		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-		"cmds_ok", (json_int_t)m.cmds_ok, "cmds_failed", (json_int_t)m.cmds_failed,
-		"cmds_invalid", (json_int_t)m.cmds_invalid, "cmds_stale", (json_int_t)m.cmds_stale,
-		"replies_lost", (json_int_t)m.replies_lost, "notify_sent", (json_int_t)m.notify_sent,
-		"notify_backlog", (json_int_t)m.notify_backlog, "notify_lost", (json_int_t)m.notify_lost,
-		"tx_frames_queued", (json_int_t)m.tx_frames_queued,
-		"tx_frames_refused", (json_int_t)m.tx_frames_refused,
-		"apps", (json_int_t)m.apps, "channels", (json_int_t)m.channels,
-		"members", (json_int_t)m.members, "members_pending", (json_int_t)m.members_pending,
-		"members_active", (json_int_t)m.members_active,
-		"members_removed_idle", (json_int_t)m.members_removed_idle,
-		"members_removed_expired", (json_int_t)m.members_removed_expired,
-		"members_left", (json_int_t)m.members_left));
+	mo = json_object();
+#define M(f) json_object_set_new(mo, #f, json_integer((json_int_t)m.f))
+	M(cmds_ok); M(cmds_failed); M(cmds_invalid); M(cmds_stale); M(replies_lost);
+	M(notify_sent); M(notify_backlog); M(notify_lost); M(tx_frames_queued);
+	M(tx_frames_refused); M(apps); M(channels); M(members); M(members_pending);
+	M(members_active); M(members_removed_idle); M(members_removed_expired);
+	M(members_left); M(rcu_pending);
+#undef M
+	json_object_set_new(o, "main", mo);
 	ports = json_array();
 	for (i = 0; i < seg->stats->n_ports; i++) {
 		struct rtr_port_stats p;
