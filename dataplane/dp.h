@@ -82,8 +82,10 @@ struct rtr_rcv {
 	uint8_t pad2[2];
 	uint8_t ip[16];
 	uint8_t local_ip[16];
-	uint8_t pad3[8];
+	uint64_t expire;	/* token expiry, unix s; 0: none */
 };
+
+_Static_assert(sizeof(struct rtr_rcv) == 64, "one receiver per cache line");
 
 /* Receivers of a channel: replaced whole under RCU, never edited. */
 struct rtr_fanout {

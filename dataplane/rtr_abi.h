@@ -79,6 +79,7 @@
 	_(RATE_BYTES, "rate_bytes")					\
 	_(APP_EGRESS, "app_egress_budget")				\
 	_(NO_RECEIVERS, "no_receivers")					\
+	_(RECEIVER_EXPIRED, "receiver_token_expired")			\
 	_(KA_LENGTH, "keepalive_bad_length")				\
 	_(KA_PATH_TOKEN, "keepalive_bad_path_token")			\
 	_(EVENT_FULL, "event_ring_full")				\

@@ -319,6 +319,7 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
 			memcpy(&r->mac, m->ep.mac, 6);
 			memcpy(r->ip, m->ep.ip, 16);
 			memcpy(r->local_ip, m->ep.local_ip, 16);
+			r->expire = m->token_expire;
 		}
 	}
 	old = c->fo;
@@ -545,6 +546,9 @@ rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u)
 		__atomic_store_n(&m->token_expire, u->token_expire, __ATOMIC_RELEASE);
 		for (i = 0; i < RTR_N_PRIV_EXPIRE; i++)
 			__atomic_store_n(&m->priv_expire[i], u->priv_expire[i], __ATOMIC_RELEASE);
+		/* receivers carry their expiry in the fan-out list */
+		if (m->state == RTR_MS_ACTIVE)
+			fanout_rebuild(dp, &dp->channels[m->chan_slot]);
 	}
 	if (u->what & RTR_UPD_RATE) {
 		__atomic_store_n(&m->fps, u->fps, __ATOMIC_RELEASE);

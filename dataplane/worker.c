@@ -297,6 +297,10 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 			rte_prefetch0(&fo->r[i + 1]);
 		if (fo->r[i].slot == slot)
 			continue;
+		if (unlikely(fo->r[i].expire != 0 && now_s >= fo->r[i].expire)) {
+			DROP(w, RECEIVER_EXPIRED);	/* until the sweep removes it */
+			continue;
+		}
 		out += emit(w, m, pl, p, &fo->r[i], &adjusted);
 	}
 	w->st->media_in++;

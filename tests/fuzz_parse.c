@@ -365,6 +365,8 @@ check_all(const uint8_t *frame, uint32_t len)
  *   bit 3     UDP: leave the checksum 0
  *   bit 4     UDP: the next 4 bytes are the source and destination ports
  *   bit 5     IPv4: 4 bytes of options
+ *   bit 6     UDP: stamp a valid magic, version and payload_len (bit 7
+ *             set: payload_len off by one) over the first 32 bytes
  */
 static uint32_t
 wrap(const uint8_t *data, size_t size, uint8_t *f)
@@ -457,6 +459,13 @@ wrap(const uint8_t *data, size_t size, uint8_t *f)
 	wr16(f + l4 + 4, (uint16_t)(8 + n));
 	wr16(f + l4 + 6, 0);
 	memcpy(f + l4 + 8, pl, n);
+	if ((ctl & 0x40) && n >= RTR_HDR_LEN) {
+		uint8_t *r = f + l4 + 8;
+
+		wr16(r + RTR_OFF_MAGIC, RTR_MAGIC);
+		r[RTR_OFF_VERSION] = RTR_VERSION;
+		wr16(r + RTR_OFF_PLEN, (uint16_t)(n - RTR_HDR_LEN + (ctl >> 7)));
+	}
 	if (!(ctl & 8)) {
 		const uint8_t *ip = f + l3;
 

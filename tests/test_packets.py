@@ -11,7 +11,7 @@ import time
 
 import pytest
 from scapy.all import (ARP, Dot1Q, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
-                       ICMPv6NDOptSrcLLAddr, IP, IPv6, Raw, TCP, UDP, rdpcap, wrpcap)
+                       ICMPv6NDOptSrcLLAddr, IP, IPv6, PcapWriter, Raw, TCP, UDP, rdpcap)
 
 from rtr import (AUDIO, COOKIE, DATA, ERROR, JOIN, JOIN_ACK, KEEPALIVE, LEAVE, MEDIA,
                  PCAP_MAC, PORT, PRIV_ALL, PRIV_AUDIO, PRIV_JOIN, PRIV_VIDEO, SVC4, SVC6,
@@ -62,7 +62,9 @@ class Run:
         d = outdir(name)
         self.inp = os.path.join(d, "in.pcap")
         self.out = os.path.join(d, "out.pcap")
-        wrpcap(self.inp, frames)
+        with PcapWriter(self.inp, linktype=1, sync=True) as w:
+            for f in frames:
+                w.write(f if isinstance(f, bytes) else bytes(f))
         self.n = len(frames)
         self.dp = Dataplane(["net_pcap0,rx_pcap=%s,tx_pcap=%s" % (self.inp, self.out)],
                             ["--rx-hold", "--ip", "0=" + SVC4, "--ip", "0=" + SVC6,
@@ -126,3 +128,289 @@ def test_fanout_to_every_active_member_but_sender():
         got.setdefault(i, []).append(bytes(p[UDP].payload))
     for i in (2, 3, 4):
         assert got[i] == [bytes(f[UDP].payload) for f in frames]
+
+
+def test_isolation_and_privileges_with_forged_headers():
+    """Security rules 1-3: forged app_index, channel_hash, member_id and media
+    kind, wrong endpoints and publishing subscribers never reach anyone."""
+    sub_privs = PRIV_JOIN
+    bad = [
+        # (frame, drop reason)
+        (frame(1, media(APP2, CH_X, mid(1))), "member_wrong_channel"),      # forged app
+        (frame(1, media(APP1, CH_Y, mid(1))), "member_wrong_channel"),      # forged channel
+        (frame(1, media(APP1, CH_Y, mid(5))), "member_wrong_endpoint"),     # E's id from A
+        (frame(1, media(APP2, CH_X, mid(3))), "member_wrong_endpoint"),     # C's id from A
+        (frame(1, media(APP1, CH_X, mid(1, gen=2))), "member_unknown"),     # stale generation
+        (frame(1, media(APP1, CH_X, mid(1000))), "member_unknown"),         # free slot
+        (frame(1, media(APP1, CH_X, (1 << 22) | 0x3fffff)), "member_unknown"),  # beyond table
+        (frame(2, media(APP1, CH_X, mid(2))), "privilege_denied"),          # subscriber publishes
+        (frame(7, media(APP1, CH_X, mid(7), kind=VIDEO)), "privilege_denied"),  # audio-only sends video
+        (frame(1, media(APP1, CH_X, mid(1)), sport=40999), "member_wrong_endpoint"),
+        (Ether(src=mac(1), dst=PCAP_MAC) / IP(src="10.0.1.99", dst=SVC4) /
+         UDP(sport=40001, dport=PORT) / Raw(media(APP1, CH_X, mid(1))), "member_wrong_endpoint"),
+    ]
+    good = frame(1, media(APP1, CH_X, mid(1), payload=b"ok" * 20))
+    frames = [f for f, _ in bad] + [good]
+    with Run("isolation", frames, args=["--max-members", "4096"]) as r:
+        r.ctl.ok("app-set", APP1)
+        r.ctl.ok("app-set", APP2)
+        r.member(APP1, CH_X, 1)                    # A: publisher
+        r.member(APP1, CH_X, 2, privs=sub_privs)   # B: subscriber
+        r.member(APP1, CH_X, 7, privs=PRIV_JOIN | PRIV_AUDIO)
+        r.member(APP2, CH_X, 3)                    # app 2, same channel hash
+        r.member(APP2, CH_X, 4)
+        r.member(APP1, CH_Y, 5)                    # app 1, other channel
+        r.member(APP1, CH_Y, 6)
+        st = r.go()
+        out = r.finish()
+    want = {}
+    for _, reason in bad:
+        want[reason] = want.get(reason, 0) + 1
+    assert drops(st) == want
+    # the one good frame reaches B and member 7 of app 1 / channel X, nobody else
+    assert sorted(p[IP].dst for p in out) == sorted([ip4(2), ip4(7)])
+    for p in out:
+        assert bytes(p[UDP].payload) == bytes(good[UDP].payload)
+
+
+MALFORMED = [
+    ("eth_runt", lambda: bytes(Ether(dst=PCAP_MAC))[:13]),
+    ("eth_not_our_mac", lambda: frame(1, media(1, 1, 1), dst_mac="02:00:00:00:99:99")),
+    ("eth_unknown_type", lambda: Ether(dst=PCAP_MAC, type=0x88b5) / Raw(b"x" * 50)),
+    ("arp_malformed", lambda: Ether(dst="ff:ff:ff:ff:ff:ff", type=0x0806) / Raw(b"\x00\x01" * 5)),
+    ("ipv4_malformed", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4, len=2000) / UDP(dport=PORT)),
+    ("ipv4_bad_checksum", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4, chksum=0x1234) /
+     UDP(sport=40000, dport=PORT) / Raw(media(1, 1, 1))),
+    ("ipv4_fragment", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4, flags="MF") /
+     UDP(sport=40000, dport=PORT) / Raw(media(1, 1, 1))),
+    ("ipv6_malformed", lambda: Ether(dst=PCAP_MAC) / IPv6(dst=SVC6, plen=900) / UDP(dport=PORT)),
+    ("ipv6_ext_header", lambda: Ether(dst=PCAP_MAC) / IPv6(dst=SVC6, nh=0) / Raw(b"\x11" + b"\x00" * 30)),
+    ("ip_not_ours", lambda: Ether(dst=PCAP_MAC) / IP(dst="10.0.0.2") / UDP(sport=40000, dport=PORT) /
+     Raw(media(1, 1, 1))),
+    ("ip_not_udp", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4) / TCP(dport=PORT)),
+    ("udp_bad_length", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4) / UDP(sport=40000, dport=PORT, len=500) /
+     Raw(media(1, 1, 1))),
+    ("udp_bad_checksum", lambda: Ether(dst=PCAP_MAC) / IP(dst=SVC4) / UDP(sport=40000, dport=PORT, chksum=0x4321) /
+     Raw(media(1, 1, 1))),
+    ("udp_not_service_port", lambda: frame(1, media(1, 1, 1), dport=7701)),
+    ("udp_src_port_reserved", lambda: frame(1, media(1, 1, 1), sport=53)),
+    ("relay_short", lambda: frame(1, b"RT\x01\x01" + b"\x00" * 20)),
+    ("relay_bad_magic", lambda: frame(1, relay(MEDIA, 1, 1, 1, payload=b"x" * 8, magic=0x1234))),
+    ("relay_bad_version", lambda: frame(1, relay(MEDIA, 1, 1, 1, payload=b"x" * 8, version=2))),
+    ("relay_bad_type", lambda: frame(1, relay(9, 1, 1, 1, payload=b"x" * 8))),
+    ("relay_bad_length", lambda: frame(1, relay(MEDIA, 1, 1, 1, payload=b"x" * 8, plen=9))),
+    ("relay_bad_media_kind", lambda: frame(1, relay(MEDIA, 1, 1, 1, flags=3 << 8, payload=b"x" * 8))),
+    ("relay_server_type", lambda: frame(1, relay(JOIN_ACK, 1, 1, 1, payload=b"x" * 40))),
+    ("join_too_short", lambda: frame(1, relay(JOIN, payload=b"\x00" * 100))),
+    ("join_bad_header", lambda: frame(1, relay(JOIN, 5, 0, payload=b"\x00" * 300))),
+]
+
+
+def test_every_malformed_frame_has_its_own_counter_and_nothing_goes_out():
+    frames = [f() for _, f in MALFORMED]
+    with Run("malformed", frames) as r:
+        r.ctl.ok("app-set", 1)
+        st = r.go()
+        out = r.finish()
+    assert out == []
+    assert st["tx_pkts"] == 0
+    assert drops(st) == {name: 1 for name, _ in MALFORMED}
+
+
+def test_unknown_members_and_server_frames_are_never_answered():
+    frames = [
+        frame(1, media(APP1, CH_X, mid(9))),
+        frame(1, keepalive(APP1, CH_X, mid(9), 1)),
+        frame(1, relay(LEAVE, APP1, CH_X, mid(9))),
+        frame(1, relay(ERROR, APP1, CH_X, 0, payload=b"\x00\x05")),
+        frame(1, relay(COOKIE, 0, 0, 0, payload=b"c" * 40)),
+        frame(1, relay(JOIN_ACK, APP1, CH_X, 0, payload=b"a" * 33)),
+    ]
+    with Run("unknown", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        st = r.go()
+        out = r.finish()
+    assert out == []
+    assert drops(st) == {"member_unknown": 3, "relay_server_type": 3}
+    assert st["punted"] == 0 and st["ka_echoed"] == 0
+
+
+def test_keepalive_echo_and_path_validation():
+    tok_a, tok_p = 0xA1A2A3A4A5A6A7A8, 0x0102030405060708
+    frames = [
+        frame(1, keepalive(APP1, CH_X, mid(1), tok_a, extra=b"rtt-stamp")),   # echoed
+        frame(1, keepalive(APP1, CH_X, mid(1), tok_a ^ 1)),                   # bad token
+        frame(1, relay(KEEPALIVE, APP1, CH_X, mid(1), payload=b"\x01\x02")),   # too short
+        frame(3, keepalive(APP1, CH_X, mid(1), tok_a)),                       # wrong endpoint
+        frame(2, media(APP1, CH_X, mid(2))),             # PENDING member sends: dropped
+        frame(1, media(APP1, CH_X, mid(1))),             # to PENDING member 2: nothing
+        frame(2, keepalive(APP1, CH_X, mid(2), tok_p)),  # path token echoed: activates
+    ]
+    with Run("keepalive", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1, token=tok_a)
+        r.member(APP1, CH_X, 2, token=tok_p, active=False)
+        st = r.go()
+        r.ctl.wait("main.members_active", 2)
+        members = r.ctl.ok("dump", "members")["members"]
+        out = r.finish()
+    assert drops(st) == {"keepalive_bad_path_token": 1, "keepalive_bad_length": 1,
+                         "member_wrong_endpoint": 1, "member_pending": 1, "no_receivers": 1}
+    assert st["ka_echoed"] == 2 and st["activations"] == 1
+    assert {m["member_id"]: m["state"] for m in members} == {mid(1): "active", mid(2): "active"}
+    assert len(out) == 2
+    for p, src in zip(out, (frames[0], frames[6])):
+        assert len(p) == len(src), "an echo is exactly as large as what it answers"
+        assert p[Ether].dst == src[Ether].src and p[Ether].src == PCAP_MAC
+        assert p[IP].src == SVC4 and p[IP].dst == src[IP].src
+        assert p[UDP].sport == PORT and p[UDP].dport == src[UDP].sport
+        assert bytes(p[UDP].payload) == bytes(src[UDP].payload)
+        assert csum_ok(p)
+
+
+def test_arp_and_neighbour_discovery():
+    frames = [
+        Ether(src=mac(1), dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=mac(1), psrc=ip4(1), pdst=SVC4),
+        Ether(src=mac(1), dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=mac(1), psrc=ip4(1), pdst="10.0.0.77"),
+        Ether(src=mac(1), dst=PCAP_MAC) / ARP(op=2, hwsrc=mac(1), psrc=ip4(1), pdst=SVC4),
+        Ether(src=mac(1), dst="33:33:ff:00:00:01") / IPv6(src=ip6(1), dst="ff02::1:ff00:1", hlim=255) /
+        ICMPv6ND_NS(tgt=SVC6) / ICMPv6NDOptSrcLLAddr(lladdr=mac(1)),
+        Ether(src=mac(1), dst="33:33:ff:00:00:77") / IPv6(src=ip6(1), dst="ff02::1:ff00:77", hlim=255) /
+        ICMPv6ND_NS(tgt="2001:db8::77") / ICMPv6NDOptSrcLLAddr(lladdr=mac(1)),
+        Ether(src=mac(1), dst="33:33:ff:00:00:01") / IPv6(src=ip6(1), dst="ff02::1:ff00:1", hlim=64) /
+        ICMPv6ND_NS(tgt=SVC6),
+    ]
+    with Run("arp_nd", frames) as r:
+        st = r.go()
+        out = r.finish()
+    assert drops(st) == {"arp_not_for_us": 2, "nd_not_for_us": 1, "nd_malformed": 1}
+    assert st["arp_replies"] == 1 and st["nd_replies"] == 1
+    assert len(out) == 2
+    arp, na = out
+    assert arp[ARP].op == 2 and arp[ARP].psrc == SVC4 and arp[ARP].hwsrc == PCAP_MAC
+    assert arp[ARP].pdst == ip4(1) and arp[ARP].hwdst == mac(1) and arp[Ether].dst == mac(1)
+    assert na[IPv6].src == SVC6 and na[IPv6].dst == ip6(1) and na[IPv6].hlim == 255
+    assert na[ICMPv6ND_NA].tgt == SVC6 and na[ICMPv6ND_NA].S == 1
+    assert na[ICMPv6NDOptDstLLAddr].lladdr == PCAP_MAC
+    q = Ether(bytes(na))
+    c = q[ICMPv6ND_NA].cksum
+    del q[ICMPv6ND_NA].cksum
+    assert Ether(bytes(q))[ICMPv6ND_NA].cksum == c
+
+
+def test_ipv6_and_vlan_media():
+    """A v4 untagged sender reaches a v6 member on VLAN 100 and a v4 member on
+    VLAN 200; a v6 tagged sender reaches both others."""
+    frames = [
+        frame(1, media(APP1, CH_X, mid(1), payload=b"x" * 300)),
+        frame(2, media(APP1, CH_X, mid(2), payload=b"y" * 300), v6=True, vlan=100),
+    ]
+    with Run("v6vlan", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1)
+        r.member(APP1, CH_X, 2, local=SVC6, vlan=100)
+        r.member(APP1, CH_X, 3, vlan=200)
+        st = r.go()
+        out = r.finish()
+    assert st["drops_total"] == 0, drops(st)
+    assert len(out) == 4
+    seen = set()
+    for p in out:
+        assert csum_ok(p)
+        if IPv6 in p:
+            assert p[Dot1Q].vlan == 100 and p[IPv6].dst == ip6(2) and p[IPv6].src == SVC6
+            seen.add(("v6", bytes(p[UDP].payload)[32:33]))
+        else:
+            assert p[IP].src == SVC4
+            vl = p[Dot1Q].vlan if Dot1Q in p else 0
+            assert (p[IP].dst, vl) in ((ip4(1), 0), (ip4(3), 200))
+            seen.add((p[IP].dst, bytes(p[UDP].payload)[32:33]))
+    assert seen == {("v6", b"x"), (ip4(3), b"x"), (ip4(1), b"y"), (ip4(3), b"y")}
+
+
+def test_token_and_privilege_expiry_enforced_by_the_dataplane():
+    now = int(time.time())
+    frames = [
+        frame(1, media(APP1, CH_X, mid(1))),               # token expired
+        frame(2, media(APP1, CH_X, mid(2), kind=VIDEO)),   # video privilege expired
+        frame(2, media(APP1, CH_X, mid(2), kind=AUDIO)),   # audio still valid
+    ]
+    with Run("expiry", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1, expire=now - 1)
+        r.member(APP1, CH_X, 2, expire=now + 3600, pexp="0,0,%d,0" % (now - 1))
+        r.member(APP1, CH_X, 3, expire=now + 3600)
+        st = r.go()
+        # the sweep removes the expired member and reports it
+        r.ctl.wait("main.members_removed_expired", 1)
+        notes = r.ctl.ok("notify")["items"]
+        out = r.finish()
+    # member 1 neither sends nor receives once its token expired
+    assert drops(st) == {"token_expired": 1, "privilege_expired": 1, "receiver_token_expired": 1}
+    assert [p[IP].dst for p in out] == [ip4(3)]
+    assert any(n["type"] == 2 and n["member_id"] == mid(1) for n in notes)
+
+
+def test_member_rate_limit():
+    frames = [frame(1, media(APP1, CH_X, mid(1), counter=i)) for i in range(50)]
+    with Run("ratelimit", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1, fps=10)
+        r.member(APP1, CH_X, 2)
+        st = r.go()
+        out = r.finish()
+    # a burst of max(fps/4, 8) frames passes, the rest is counted
+    assert 8 <= len(out) <= 9
+    assert drops(st) == {"rate_frames": 50 - len(out)}
+
+
+def test_leave_from_endpoint_only():
+    frames = [
+        frame(1, relay(LEAVE, APP1, CH_X, mid(1)), sport=41111),   # not from its endpoint
+        frame(1, relay(LEAVE, APP1, CH_X, mid(1))),
+    ]
+    with Run("leave", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1)
+        r.member(APP1, CH_X, 2)
+        st = r.go()
+        r.ctl.wait("main.members_left", 1)
+        members = r.ctl.ok("dump", "members")["members"]
+        notes = r.ctl.ok("notify")["items"]
+        out = r.finish()
+    assert drops(st) == {"member_wrong_endpoint": 1}
+    assert st["leaves"] == 1 and out == []
+    assert [m["member_id"] for m in members] == [mid(2)]
+    assert [(n["type"], n["member_id"]) for n in notes] == [(5, mid(1))]
+
+
+def test_tx_frame_and_reply_policy():
+    with Run("txframe", [frame(9, b"")]) as r:
+        base = ["port=0", "mac=" + mac(1), "ip=" + ip4(1), "src=" + SVC4, "hex=" + relay(ERROR, payload=b"\x00\x05").hex()]
+        r.ctl.ok("tx-frame", "uport=40001", *base)
+        for bad in (["uport=80"], ["uport=7700"]):
+            assert r.ctl("tx-frame", *bad, *base)["status"] == "refused"
+        own = [a.replace(ip4(1), SVC4) for a in base]
+        assert r.ctl("tx-frame", "uport=40001", *own)["status"] == "refused"
+        r.go()
+        r.ctl.wait("tx_frames", 1)
+        r.ctl.ok("sync")
+        st = r.ctl.stats()
+        out = r.finish()
+    assert st["main"]["tx_frames_refused"] == 3
+    assert len(out) == 1
+    p = out[0]
+    assert p[IP].dst == ip4(1) and p[UDP].dport == 40001 and p[UDP].sport == PORT
+    assert bytes(p[UDP].payload) == relay(ERROR, payload=b"\x00\x05") and csum_ok(p)
+
+
+def test_join_is_punted_with_metadata():
+    join = relay(JOIN, counter=int(time.time() * 1000), payload=b"\x00" * 300)
+    frames = [frame(1, join), frame(2, join, v6=True, vlan=42)]
+    with Run("join", frames) as r:
+        st = r.go()
+        items = r.ctl.ok("punt")["items"]
+        r.finish()
+    assert st["punted"] == 2 and st["drops_total"] == 0
+    assert [(i["src"], i["sport"], i["vlan"], i["len"]) for i in items] == [
+        (ip4(1), 40001, 0, len(join)), (ip6(2), 40002, 42, len(join))]
