@@ -361,29 +361,38 @@ check_all(const uint8_t *frame, uint32_t len)
 }
 
 /*
- * Wrap data[1..] in a valid envelope. data[0] chooses:
+ * Wrap data[2..] in an envelope that is valid unless asked otherwise.
+ * data[0]:
  *   bits 0-1  0, 1: UDP over IPv4 / IPv6; 2: ARP; 3: ICMPv6 (ND)
  *   bit 2     802.1Q tag
  *   bit 3     UDP: leave the checksum 0
  *   bit 4     UDP: the next 4 bytes are the source and destination ports
  *   bit 5     IPv4: 4 bytes of options
- *   bit 6     UDP: stamp a valid magic, version and payload_len (bit 7
- *             set: payload_len off by one) over the first 32 bytes
+ *   bit 6     UDP: stamp a valid magic, version and payload_len over the
+ *             first 32 bytes
+ *   bit 7     IPv4: set MF; IPv6 UDP: next header 0 (hop-by-hop)
+ * data[1]: the lies, applied after the checksums are computed:
+ *   bits 0-2  IPv4 total length / IPv6 payload length + (value - 4)
+ *   bits 3-5  UDP length + (value - 4)
+ *   bit 6     stamped payload_len + 1
+ *   bit 7     ICMPv6: hop limit 64
  */
 static uint32_t
 wrap(const uint8_t *data, size_t size, uint8_t *f)
 {
 	const struct rtr_parse_cfg *cfg = &cfgs[0];
-	uint8_t ctl = data[0];
+	uint8_t ctl = data[0], lie = data[1];
 	unsigned int mode = ctl & 3;
+	int d_ip = (lie & 7) - 4, d_udp = ((lie >> 3) & 7) - 4;
 	uint16_t sport = 40000, dport = SVC_PORT;
-	uint32_t off, n, l3, l4, ihl;
+	uint32_t off, n, l3, l4, ihl = 0;
 	const uint8_t *pl;
+	uint8_t *ip;
 	uint64_t acc;
 	uint16_t c;
 
-	data++;
-	size--;
+	data += 2;
+	size -= 2;
 	if ((ctl & 0x10) && size >= 4) {
 		sport = rd16(data);
 		dport = rd16(data + 2);
@@ -408,6 +417,7 @@ wrap(const uint8_t *data, size_t size, uint8_t *f)
 	}
 	wr16(f + off, mode == 0 ? 0x0800 : mode == 2 ? 0x0806 : 0x86dd);
 	l3 = off + 2;
+	ip = f + l3;
 
 	if (mode == 2) {
 		/* ARP: the fuzzer writes the message itself */
@@ -416,28 +426,25 @@ wrap(const uint8_t *data, size_t size, uint8_t *f)
 	}
 
 	if (mode == 0) {
-		uint8_t *ip = f + l3;
-
 		ihl = ctl & 0x20 ? 24 : 20;
 		memset(ip, 0, ihl);
 		ip[0] = (uint8_t)(0x40 | ihl / 4);
 		wr16(ip + 2, (uint16_t)(ihl + 8 + n));
+		if (ctl & 0x80)
+			wr16(ip + 6, 0x2000);
 		ip[8] = 64;
 		ip[9] = 17;
 		memcpy(ip + 12, peer_ip4, 4);
 		memcpy(ip + 16, cfg->ip4, 4);
 		if (ihl > 20)
 			memset(ip + 20, 0x01, ihl - 20);
-		wr16(ip + 10, (uint16_t)~ref_fold(ref_add(0, ip, ihl)));
 		l4 = l3 + ihl;
 	} else {
-		uint8_t *ip = f + l3;
-
 		memset(ip, 0, 40);
 		ip[0] = 0x60;
 		wr16(ip + 4, (uint16_t)(mode == 3 ? n : 8 + n));
-		ip[6] = mode == 3 ? 58 : 17;
-		ip[7] = 255;
+		ip[6] = mode == 3 ? 58 : (ctl & 0x80) ? 0 : 17;
+		ip[7] = mode == 3 && (lie & 0x80) ? 64 : 255;
 		memcpy(ip + 8, peer_ip6, 16);
 		memcpy(ip + 24, mode == 3 ? sn_ip6 : cfg->ip6, 16);
 		l4 = l3 + 40;
@@ -450,9 +457,10 @@ wrap(const uint8_t *data, size_t size, uint8_t *f)
 		memcpy(icmp, pl, n);
 		if (n >= 4) {
 			wr16(icmp + 2, 0);
-			acc = ref_pseudo(6, f + l3 + 8, f + l3 + 24, 58, n);
+			acc = ref_pseudo(6, ip + 8, ip + 24, 58, n);
 			wr16(icmp + 2, (uint16_t)~ref_fold(ref_add(acc, icmp, n)));
 		}
+		wr16(ip + 4, (uint16_t)(n + d_ip));
 		return l4 + n;
 	}
 
@@ -466,17 +474,25 @@ wrap(const uint8_t *data, size_t size, uint8_t *f)
 
 		wr16(r + RTR_OFF_MAGIC, RTR_MAGIC);
 		r[RTR_OFF_VERSION] = RTR_VERSION;
-		wr16(r + RTR_OFF_PLEN, (uint16_t)(n - RTR_HDR_LEN + (ctl >> 7)));
+		wr16(r + RTR_OFF_PLEN, (uint16_t)(n - RTR_HDR_LEN + ((lie >> 6) & 1)));
 	}
 	if (!(ctl & 8)) {
-		const uint8_t *ip = f + l3;
-
 		if (mode == 0)
 			acc = ref_pseudo(4, ip + 12, ip + 16, 17, 8 + n);
 		else
 			acc = ref_pseudo(6, ip + 8, ip + 24, 17, 8 + n);
 		c = (uint16_t)~ref_fold(ref_add(acc, f + l4, 8 + n));
 		wr16(f + l4 + 6, c ? c : 0xffff);
+	}
+
+	/* the lengths may lie; the IPv4 header checksum still holds */
+	wr16(f + l4 + 4, (uint16_t)(8 + n + d_udp));
+	if (mode == 0) {
+		wr16(ip + 2, (uint16_t)(ihl + 8 + n + d_ip));
+		wr16(ip + 10, 0);
+		wr16(ip + 10, (uint16_t)~ref_fold(ref_add(0, ip, ihl)));
+	} else {
+		wr16(ip + 4, (uint16_t)(8 + n + d_ip));
 	}
 	return l4 + 8 + n;
 }
@@ -520,14 +536,15 @@ fix_checksums(uint8_t *b, uint32_t len)
 	}
 	ip = b + off;
 	if (et == 0x0800 && len >= off + 20) {
+		/* IHL 3 and 4 too: the checksum field is inside */
 		ihl = (ip[0] & 0xfu) * 4;
-		if (ihl < 20 || off + ihl > len)
+		if (ihl < 12 || off + ihl > len)
 			return;
 		wr16(ip + 10, 0);
 		wr16(ip + 10, (uint16_t)~ref_fold(ref_add(0, ip, ihl)));
 		tot = rd16(ip + 2);
 		l4 = ip + ihl;
-		if (ip[9] != 17 || tot < ihl + 8 || off + tot > len)
+		if (ihl < 20 || ip[9] != 17 || tot < ihl + 8 || off + tot > len)
 			return;
 		ulen = rd16(l4 + 4);
 		if (ulen >= 8 && ulen <= tot - ihl)
@@ -568,7 +585,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(fixed);
 	}
 
-	if (size >= 1) {
+	if (size >= 2) {
 		len = wrap(data, size, frame);
 		check_all(frame, len);
 	}

@@ -292,7 +292,10 @@ stat_value(json_t *st, const char *path)
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
-		cur = json_object_get(cur, tok);
+		cur = json_is_array(cur) ? json_array_get(cur, strtoul(tok, NULL, 10))
+					 : json_object_get(cur, tok);
+	if (cur != NULL && json_is_boolean(cur))
+		return json_is_true(cur);
 	return cur != NULL && json_is_integer(cur) ? json_integer_value(cur) : -1;
 }
 
