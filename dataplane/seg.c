@@ -18,6 +18,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <rte_ring_peek_zc.h>
+#include <rte_atomic.h>
 
 #include "rtr_seg.h"
 
@@ -146,8 +147,7 @@ remove_stale(const char *name, int is_ctl)
 		struct rtr_ctl_hdr *h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED, fd, 0);
 
 		if (h != MAP_FAILED) {
-			int busy = h->magic == RTR_CTL_MAGIC && h->dp_pid != (uint32_t)getpid() &&
-				   pid_alive(h->dp_pid);
+			int busy = h->magic == RTR_CTL_MAGIC && pid_alive(h->dp_pid);
 
 			munmap(h, sizeof(*h));
 			if (busy) {
@@ -310,6 +310,7 @@ rtr_seg_create(const struct rtr_seg_params *p, struct rtr_seg **out)
 	for (i = 0; i < RTR_DROP_MAX; i++)
 		snprintf((char *)sh + off_names + i * RTR_DROP_NAME_LEN, RTR_DROP_NAME_LEN,
 			 "%s", rtr_drop_name(i));
+	rtr_stats_mainp(sh)->heartbeat_ns = h->heartbeat_ns;
 	sh->abi_version = RTR_ABI_VERSION;
 	__atomic_store_n(&sh->magic, RTR_STATS_MAGIC, __ATOMIC_RELEASE);
 	*out = seg;
@@ -403,39 +404,51 @@ map_existing(const char *name, int writable, mode_t want_mode, size_t min, size_
 	return p;
 }
 
+/* The controller lock: {ctl_pid, ctl_session, ctl_start} swapped as one
+ * 16-byte word, so a holder is never seen without its start time. A holder
+ * whose pid is gone, or whose pid now belongs to a process started at
+ * another time, is stale and may be replaced. */
 static int
 take_lock(struct rtr_seg *seg)
 {
 	struct rtr_ctl_hdr *h = seg->ctl;
-	uint64_t *lockw = (uint64_t *)&h->ctl_pid;	/* {ctl_pid, ctl_session} */
+	rte_int128_t *lockw = (rte_int128_t *)&h->ctl_pid;
 	uint32_t me = (uint32_t)getpid(), session;
-	uint64_t cur, want;
+	uint64_t my_start = proc_start_time((pid_t)me);
+	rte_int128_t cur, want;
 	int tries;
 
 	_Static_assert(offsetof(struct rtr_ctl_hdr, ctl_session) ==
 		       offsetof(struct rtr_ctl_hdr, ctl_pid) + 4, "lock word layout");
-	_Static_assert(offsetof(struct rtr_ctl_hdr, ctl_pid) % 8 == 0, "lock word alignment");
+	_Static_assert(offsetof(struct rtr_ctl_hdr, ctl_start) ==
+		       offsetof(struct rtr_ctl_hdr, ctl_pid) + 8, "lock word layout");
+	_Static_assert(offsetof(struct rtr_ctl_hdr, ctl_pid) % 16 == 0, "lock word alignment");
 	do {
 		if (getrandom(&session, sizeof(session), 0) != sizeof(session))
 			return -EIO;
 	} while (session == 0);
+	if (getrandom(&seg->next_context, sizeof(seg->next_context), 0) !=
+	    sizeof(seg->next_context))
+		return -EIO;
 
 	for (tries = 0; tries < 16; tries++) {
 		uint32_t holder;
 		uint64_t start;
 
-		cur = __atomic_load_n(lockw, __ATOMIC_ACQUIRE);
-		memcpy(&holder, &cur, sizeof(holder));
-		start = __atomic_load_n(&h->ctl_start, __ATOMIC_ACQUIRE);
-		if (holder != 0 && holder != me && pid_alive(holder) &&
-		    (start == 0 || start == proc_start_time((pid_t)holder)))
+		/* a torn read only makes the exchange below fail and retry */
+		cur.val[0] = __atomic_load_n(&lockw->val[0], __ATOMIC_ACQUIRE);
+		cur.val[1] = __atomic_load_n(&lockw->val[1], __ATOMIC_ACQUIRE);
+		memcpy(&holder, &cur.val[0], sizeof(holder));
+		start = cur.val[1];
+		/* one handle per process: a second one would be a second producer */
+		if (holder == me)
 			return -EBUSY;
-		memcpy(&want, &me, sizeof(me));
-		memcpy((uint8_t *)&want + 4, &session, sizeof(session));
-		if (__atomic_compare_exchange_n(lockw, &cur, want, 0, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&h->ctl_start, proc_start_time((pid_t)me),
-					 __ATOMIC_RELEASE);
+		if (holder != 0 && pid_alive(holder) && start == proc_start_time((pid_t)holder))
+			return -EBUSY;
+		want.val[0] = (uint64_t)me | ((uint64_t)session << 32);
+		want.val[1] = my_start;
+		if (rte_atomic128_cmp_exchange(lockw, &cur, &want, 0, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE)) {
 			seg->session = session;
 			seg->next_seq = 1;
 			seg->control = 1;
@@ -443,6 +456,22 @@ take_lock(struct rtr_seg *seg)
 		}
 	}
 	return -EBUSY;
+}
+
+static void
+release_lock(struct rtr_seg *seg)
+{
+	rte_int128_t *lockw = (rte_int128_t *)&seg->ctl->ctl_pid;
+	rte_int128_t cur, zero = { .val = { 0, 0 } };
+	uint32_t holder;
+
+	cur.val[0] = __atomic_load_n(&lockw->val[0], __ATOMIC_ACQUIRE);
+	cur.val[1] = __atomic_load_n(&lockw->val[1], __ATOMIC_ACQUIRE);
+	memcpy(&holder, &cur.val[0], sizeof(holder));
+	if (holder == (uint32_t)getpid() && (uint32_t)(cur.val[0] >> 32) == seg->session)
+		rte_atomic128_cmp_exchange(lockw, &cur, &zero, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+	seg->control = 0;
 }
 
 int
@@ -524,12 +553,8 @@ rtr_seg_attach(const char *instance, unsigned int flags, struct rtr_seg **out)
 out_unlock:
 	if (seg->stats != NULL)
 		munmap(seg->stats, seg->stats_size);
-	if (seg->control) {
-		uint64_t *lockw = (uint64_t *)&seg->ctl->ctl_pid;
-
-		__atomic_store_n(&seg->ctl->ctl_start, 0, __ATOMIC_RELEASE);
-		__atomic_store_n(lockw, 0, __ATOMIC_RELEASE);
-	}
+	if (seg->control)
+		release_lock(seg);
 out_unmap:
 	if (seg->ctl != NULL)
 		munmap(seg->ctl, seg->ctl_size);
@@ -544,18 +569,8 @@ rtr_seg_detach(struct rtr_seg *seg)
 {
 	if (seg == NULL)
 		return;
-	if (seg->control) {
-		uint64_t *lockw = (uint64_t *)&seg->ctl->ctl_pid;
-		uint64_t cur = __atomic_load_n(lockw, __ATOMIC_ACQUIRE);
-		uint32_t holder;
-
-		memcpy(&holder, &cur, sizeof(holder));
-		if (holder == (uint32_t)getpid()) {
-			__atomic_store_n(&seg->ctl->ctl_start, 0, __ATOMIC_RELEASE);
-			__atomic_compare_exchange_n(lockw, &cur, 0, 0, __ATOMIC_ACQ_REL,
-						    __ATOMIC_ACQUIRE);
-		}
-	}
+	if (seg->control)
+		release_lock(seg);
 	if (seg->ctl != NULL)
 		munmap(seg->ctl, seg->ctl_size);
 	if (seg->stats != NULL)
@@ -666,18 +681,16 @@ rtr_seg_call(struct rtr_seg *seg, uint16_t msg_id, const void *body, size_t len,
 			return out->status;
 		}
 	}
-	deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	deadline = mono_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000ULL;
 	for (;;) {
 		struct rtr_reply r;
-		int left = (int)((deadline - mono_ns()) / 1000000ULL);
 
-		if (mono_ns() >= deadline)
-			return -ETIMEDOUT;
 		if (rte_ring_sc_dequeue_elem(seg->reply, &r, sizeof(r)) != 0) {
+			if (mono_ns() >= deadline)
+				return -ETIMEDOUT;
 			if (!pid_alive(seg->ctl->dp_pid))
 				return -ESRCH;
 			nap_us(50);
-			(void)left;
 			continue;
 		}
 		if (r.context == ctx) {
