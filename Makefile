@@ -5,6 +5,7 @@
 #   make demo       live demo          make fuzz    longer parser fuzzing
 #   make clean
 
+SHELL    := /bin/bash
 CC       ?= gcc
 CLANG    ?= clang
 PKGS     := libdpdk libcrypto libbpf jansson
@@ -75,11 +76,14 @@ pytest: all
 test: setup
 	$(MAKE) all $(BUILD)/fuzz_parse
 	$(MAKE) unit
-	$(BUILD)/fuzz_parse -max_total_time=20 -print_final_stats=0 tests/corpus/parse 2>&1 | tail -n 3
+	mkdir -p $(BUILD)/corpus
+	$(BUILD)/fuzz_parse -max_total_time=20 $(BUILD)/corpus tests/corpus/parse 2>&1 | \
+		grep -E "^Done|ERROR|SUMMARY" ; test $${PIPESTATUS[0]} -eq 0
 	$(MAKE) pytest
 
 fuzz: $(BUILD)/fuzz_parse
-	mkdir -p $(BUILD)/corpus && $(BUILD)/fuzz_parse -max_total_time=600 $(BUILD)/corpus tests/corpus/parse
+	mkdir -p $(BUILD)/corpus
+	$(BUILD)/fuzz_parse -max_total_time=600 -print_final_stats=1 $(BUILD)/corpus tests/corpus/parse
 
 demo: setup
 	$(MAKE) all
