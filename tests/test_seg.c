@@ -521,6 +521,41 @@ dead_pid(struct fx *f)
 	return pid;
 }
 
+/*
+ * A process's start time, clock ticks since boot (field 22 of
+ * /proc/<pid>/stat), read here independently of the library; 0 if the
+ * process is gone. The controller lock stores this for its holder.
+ */
+static uint64_t
+start_time_of(pid_t pid)
+{
+	char path[64], buf[1024], *p, *tok, *save = NULL;
+	unsigned long long v = 0;
+	unsigned int field;
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');	/* the command name may hold spaces and ')' */
+	if (p == NULL)
+		return 0;
+	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
+	     field++, tok = strtok_r(NULL, " ", &save)) {
+		if (field == 22) {
+			if (sscanf(tok, "%llu", &v) != 1)
+				return 0;
+			break;
+		}
+	}
+	return v;
+}
+
 static int
 stat_seg(const char *inst, const char *kind, struct stat *st)
 {
@@ -618,6 +653,21 @@ test_create(void **state)
 		    sh->size);
 	assert_int_equal(sh->epoch, 0);
 	assert_int_equal(sh->in_progress, 0);
+	/* the stats copy of the heartbeat is set too, to the ctl one */
+	assert_int_not_equal(h->heartbeat_ns, 0);
+	assert_int_equal(rtr_stats_mainp(sh)->heartbeat_ns, h->heartbeat_ns);
+
+	/* a second create for the same live instance, from this same process,
+	 * is refused too (the live dp_pid is ours) and touches nothing */
+	assert_int_equal(dp_create_named(f->inst, &s2), -EADDRINUSE);
+	assert_null(s2);
+	assert_int_equal(stat_seg(f->inst, "ctl", &st), 0);
+	assert_int_equal(st.st_ino, st_ctl.st_ino);
+	assert_int_equal(stat_seg(f->inst, "stats", &st), 0);
+	assert_int_equal(st.st_ino, st_stats.st_ino);
+	assert_int_equal(h->magic, RTR_CTL_MAGIC);
+	assert_int_equal(h->generation, f->dp->generation);
+	assert_int_equal(sh->generation, f->dp->generation);
 
 	/* a second dataplane for the same live instance is refused */
 	pid = fx_fork(f);
@@ -863,13 +913,17 @@ test_ctl_lock_second_controller(void **state)
 {
 	struct fx *f = *state;
 	struct rtr_ctl_hdr *h;
-	struct rtr_seg *a;
+	struct rtr_seg *a, *b, *rd;
+	struct rtr_msg m;
 	int up[2], down[2], rc, status;
-	uint32_t session;
+	uint64_t my_start;
+	uint32_t session, ctx;
 	pid_t pid;
 
 	fx_create(f);
 	h = f->dp->ctl;
+	my_start = start_time_of(getpid());
+	assert_int_not_equal(my_start, 0);
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), 0);
 	assert_int_equal(a->control, 1);
 	assert_int_not_equal(a->session, 0);
@@ -877,8 +931,35 @@ test_ctl_lock_second_controller(void **state)
 	assert_int_equal(a->generation, f->dp->generation);
 	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
 	assert_int_equal(h->ctl_session, a->session);
-	assert_int_not_equal(h->ctl_start, 0);
+	/* the holder's start time is written with pid and session */
+	assert_int_equal(h->ctl_start, my_start);
 	session = a->session;
+
+	/* one controller handle per process: a second one from this process
+	 * is refused, with or without stats, and the lock is left as it was */
+	b = NULL;
+	assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_CONTROL, &b), -EBUSY);
+	assert_null(b);
+	assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_CONTROL | RTR_ATTACH_STATS, &b),
+			 -EBUSY);
+	assert_null(b);
+	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
+	assert_int_equal(h->ctl_session, session);
+	assert_int_equal(h->ctl_start, my_start);
+	assert_int_equal(a->control, 1);
+	assert_int_equal(a->session, session);
+	/* the first handle still works; a stats-only handle is not a controller */
+	assert_int_equal(rtr_seg_send(a, RTR_MSG_PING, NULL, 0, &ctx), 0);
+	assert_int_equal(ctx, a->next_context);
+	assert_int_equal(a->next_seq, 2);
+	assert_int_equal(rtr_seg_cmd_take(f->dp, &m, 1), 1);
+	assert_int_equal(m.context, ctx);
+	assert_int_equal(m.session, session);
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(fx_attach(f, RTR_ATTACH_STATS, &rd), 0);
+	assert_int_equal(rd->control, 0);
+	assert_int_equal(h->ctl_session, session);
+	fx_detach(f, rd);
 
 	fx_pipe(f, up);
 	fx_pipe(f, down);
@@ -920,9 +1001,12 @@ test_ctl_lock_second_controller(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(h->ctl_pid, (uint32_t)pid);
 	assert_int_not_equal(h->ctl_session, 0);
+	assert_int_not_equal(h->ctl_session, session);
 	assert_int_not_equal(h->ctl_start, 0);
+	assert_int_equal(h->ctl_start, start_time_of(pid));
 	/* now we are the one refused */
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), -EBUSY);
+	assert_int_equal(h->ctl_pid, (uint32_t)pid);
 
 	parent_go(down[1]);
 	status = fx_wait(f, pid);
@@ -930,6 +1014,17 @@ test_ctl_lock_second_controller(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(h->ctl_pid, 0);
 	assert_int_equal(h->ctl_session, 0);
+	assert_int_equal(h->ctl_start, 0);
+
+	/* the one-handle rule does not outlive the handle: we may attach again */
+	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), 0);
+	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
+	assert_int_equal(h->ctl_session, a->session);
+	assert_int_equal(h->ctl_start, my_start);
+	fx_detach(f, a);
+	assert_int_equal(h->ctl_pid, 0);
+	assert_int_equal(h->ctl_session, 0);
+	assert_int_equal(h->ctl_start, 0);
 }
 
 static void
@@ -940,6 +1035,7 @@ test_ctl_lock_sigkill(void **state)
 	struct rtr_seg *a;
 	int up[2], rc, status;
 	uint32_t rep[2];
+	uint64_t kid_start;
 	pid_t pid;
 
 	fx_create(f);
@@ -962,6 +1058,9 @@ test_ctl_lock_sigkill(void **state)
 	assert_int_equal((int)rep[0], 0);
 	assert_int_equal(h->ctl_pid, (uint32_t)pid);
 	assert_int_equal(h->ctl_session, rep[1]);
+	kid_start = start_time_of(pid);
+	assert_int_not_equal(kid_start, 0);
+	assert_int_equal(h->ctl_start, kid_start);
 
 	/* killed while holding the lock */
 	assert_int_equal(kill(pid, SIGKILL), 0);
@@ -969,11 +1068,14 @@ test_ctl_lock_sigkill(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_int_equal(h->ctl_pid, (uint32_t)pid);	/* left behind */
+	assert_int_equal(h->ctl_session, rep[1]);
+	assert_int_equal(h->ctl_start, kid_start);
 
 	/* does not wedge: the next controller takes over */
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), 0);
 	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
 	assert_int_equal(h->ctl_session, a->session);
+	assert_int_equal(h->ctl_start, start_time_of(getpid()));
 	assert_int_not_equal(a->session, rep[1]);
 
 	/* and holds it against others */
@@ -990,37 +1092,67 @@ test_ctl_lock_sigkill(void **state)
 	assert_int_equal(WEXITSTATUS(status), EBUSY);
 }
 
-/* A live pid in the lock is trusted unless its start time says it is reused. */
+/*
+ * A live pid in the lock counts only with that process's start time; any
+ * other start time (0 included: a live holder never has 0) means the pid
+ * was reused, and the lock is taken over. The planted values are plain
+ * stores to the three fields of the shared mapping.
+ */
 static void
 test_ctl_lock_pid_reuse(void **state)
 {
 	struct fx *f = *state;
 	struct rtr_ctl_hdr *h;
 	struct rtr_seg *a = NULL;
+	uint64_t kid_start, my_start;
 	pid_t pid;
 
 	fx_create(f);
 	h = f->dp->ctl;
+	my_start = start_time_of(getpid());
+	assert_int_not_equal(my_start, 0);
 	pid = fx_fork(f);
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		for (;;)
 			pause();
 	}
+	kid_start = start_time_of(pid);
+	assert_int_not_equal(kid_start, 0);
+
+	/* the live holder's own start time: it keeps the lock */
 	h->ctl_pid = (uint32_t)pid;
 	h->ctl_session = 0x1234;
-	h->ctl_start = 0;		/* start unknown: the live pid wins */
+	h->ctl_start = kid_start;
 	assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_CONTROL, &a), -EBUSY);
 	assert_null(a);
 	assert_int_equal(h->ctl_pid, (uint32_t)pid);
 	assert_int_equal(h->ctl_session, 0x1234);
+	assert_int_equal(h->ctl_start, kid_start);
 
-	h->ctl_start = 1;		/* not that process's start time: reused pid */
+	/* start 0 never matches a live process: taken over */
+	h->ctl_start = 0;
+	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), 0);
+	assert_int_equal(a->control, 1);
+	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
+	assert_int_equal(h->ctl_session, a->session);
+	assert_int_not_equal(a->session, 0x1234);
+	assert_int_equal(h->ctl_start, my_start);
+	fx_detach(f, a);
+	assert_int_equal(h->ctl_pid, 0);
+	assert_int_equal(h->ctl_session, 0);
+	assert_int_equal(h->ctl_start, 0);
+
+	/* not that process's start time: reused pid, taken over */
+	h->ctl_pid = (uint32_t)pid;
+	h->ctl_session = 0x5678;
+	h->ctl_start = kid_start + 1;
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &a), 0);
 	assert_int_equal(h->ctl_pid, (uint32_t)getpid());
 	assert_int_equal(h->ctl_session, a->session);
-	assert_int_not_equal(h->ctl_start, 1);
-	assert_int_not_equal(h->ctl_start, 0);
+	assert_int_not_equal(a->session, 0x5678);
+	assert_int_equal(h->ctl_start, my_start);
+	assert_int_not_equal(h->ctl_start, kid_start + 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1032,10 +1164,10 @@ test_killed_controller_mid_session(void **state)
 	struct fx *f = *state;
 	struct rtr_ctl_hdr *h;
 	uint8_t body[PAT_LEN + TAG_LEN];
-	struct rtr_reply out;
+	struct rtr_reply out, r;
 	struct rtr_seg *c;
 	int up[2], status;
-	uint32_t rep[5];
+	uint32_t rep[5], ctx0;
 	pid_t pid;
 
 	fx_create(f);
@@ -1071,20 +1203,20 @@ test_killed_controller_mid_session(void **state)
 	fx_close(f, up[1]);
 	assert_int_equal(read_timeout(up[0], rep, sizeof(rep)), 0);
 	assert_int_equal((int)rep[0], 0);
-	assert_int_equal(rep[2], 1);
-	assert_int_equal(rep[3], 2);
-	assert_int_equal(rep[4], 3);
+	/* contexts start anywhere, then count up by one */
+	assert_int_equal(rep[3], (uint32_t)(rep[2] + 1));
+	assert_int_equal(rep[4], (uint32_t)(rep[2] + 2));
 	assert_int_equal(h->ctl_session, rep[1]);
 	assert_int_equal(rte_ring_count(f->dp->cmd), 3);
 	/* the scan does see a body in a slot */
 	assert_int_equal(region_has_pattern(h, h->off_cmd, h->off_reply), 1);
 
 	/*
-	 * A reply the old controller never collected (context 1, like the
-	 * first call of any new session): the next controller must drain it.
+	 * A reply the old controller never collected (to its first command):
+	 * the next controller must drain it at attach, never receive it.
 	 */
 	memset(&out, 0, sizeof(out));
-	out.context = 1;
+	out.context = rep[2];
 	out.status = -EIO;
 	out.msg_id = RTR_MSG_PING;
 	out.version = RTR_MSG_VERSION;
@@ -1105,14 +1237,16 @@ test_killed_controller_mid_session(void **state)
 	assert_int_equal(h->ctl_session, c->session);
 	assert_int_equal(c->next_seq, 1);
 	assert_int_equal(rte_ring_count(f->dp->reply), 0);
+	assert_int_equal(c->n_stash, 0);
+	ctx0 = c->next_context;
 
 	fx_sim_start(f, 1);
 	make_body(body, "NEW-1");
 	assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out, CALL_MS), 0);
 	fx_sim_join(f);
 
-	/* context 1 of the old session was dropped, not answered */
-	assert_int_equal(out.context, 1);
+	/* the old session's commands were dropped, not answered */
+	assert_int_equal(out.context, (uint32_t)(ctx0 + 1));
 	assert_int_equal(out.context, c->next_context);
 	assert_int_equal(out.status, 0);
 	assert_int_equal(out.msg_id, RTR_MSG_PING);
@@ -1129,6 +1263,8 @@ test_killed_controller_mid_session(void **state)
 	assert_int_equal(c->n_stash, 0);
 	assert_int_equal(rte_ring_count(f->dp->cmd), 0);
 	assert_int_equal(rte_ring_count(f->dp->reply), 0);
+	/* and the old controller's reply is not delivered later either */
+	assert_int_equal(rtr_seg_recv_reply(c, &r, 0), -ETIMEDOUT);
 
 	/* every consumed slot was wiped: no body left in the cmd ring */
 	assert_int_equal(region_has_pattern(h, h->off_cmd, h->off_reply), 0);
@@ -1145,10 +1281,12 @@ test_cmd_take_wipes(void **state)
 	struct rtr_msg *msgs;
 	struct rtr_seg *c;
 	unsigned int i, j;
+	uint32_t ctx0;
 
 	fx_create(f);
 	h = f->dp->ctl;
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &c), 0);
+	ctx0 = c->next_context;		/* random per attach */
 	msgs = calloc(64, sizeof(*msgs));
 	assert_non_null(msgs);
 	fill_pattern(pat);
@@ -1160,7 +1298,8 @@ test_cmd_take_wipes(void **state)
 	assert_int_equal(rtr_seg_cmd_take(f->dp, msgs, 64), 1);
 	assert_int_equal(msgs[0].msg_id, RTR_MSG_MEMBER_ADD);
 	assert_int_equal(msgs[0].version, RTR_MSG_VERSION);
-	assert_int_equal(msgs[0].context, 1);
+	assert_int_equal(msgs[0].context, (uint32_t)(ctx0 + 1));
+	assert_int_equal(msgs[0].context, c->next_context);
 	assert_int_equal(msgs[0].session, c->session);
 	assert_int_equal(msgs[0].seq, 1);
 	assert_memory_equal(msgs[0].body, body, sizeof(body));
@@ -1190,7 +1329,7 @@ test_cmd_take_wipes(void **state)
 	for (i = 0; i < 50; i++) {
 		make_tag(tag, "W", i);
 		assert_int_equal(msgs[i].seq, 1001 + i);
-		assert_int_equal(msgs[i].context, 1001 + i);
+		assert_int_equal(msgs[i].context, (uint32_t)(ctx0 + 1001 + i));
 		assert_memory_equal(msgs[i].body, pat, PAT_LEN);
 		assert_memory_equal(msgs[i].body + PAT_LEN, tag, TAG_LEN);
 	}
@@ -1206,14 +1345,25 @@ test_pipelining(void **state)
 	struct fx *f = *state;
 	uint8_t body[PAT_LEN + TAG_LEN], big[RTR_MSG_BODY_MAX + 1];
 	char tag[TAG_LEN + 1];
-	uint32_t ctx[100], next;
+	uint32_t ctx[100], next, ctx0, first[3];
 	struct rtr_reply r;
 	struct rtr_seg *c, *rd;
 	unsigned int i;
 
 	fx_create(f);
+
+	/* contexts start at a random value per attach (three equal draws
+	 * of 32 random bits: 2^-64) */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &c), 0);
+		first[i] = c->next_context;
+		fx_detach(f, c);
+	}
+	assert_false(first[0] == first[1] && first[1] == first[2]);
+
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &c), 0);
 	assert_int_equal(fx_attach(f, RTR_ATTACH_STATS, &rd), 0);
+	ctx0 = c->next_context;
 
 	/* only the controller sends; sizes are checked */
 	assert_int_equal(rtr_seg_send(rd, RTR_MSG_PING, NULL, 0, NULL), -EPERM);
@@ -1221,7 +1371,7 @@ test_pipelining(void **state)
 	memset(big, 0, sizeof(big));
 	assert_int_equal(rtr_seg_send(c, RTR_MSG_PING, big, sizeof(big), NULL), -EMSGSIZE);
 	assert_int_equal(c->next_seq, 1);
-	assert_int_equal(c->next_context, 0);
+	assert_int_equal(c->next_context, ctx0);	/* nothing consumed */
 
 	for (i = 0; i < 100; i++) {
 		uint16_t id = i % 10 == 9 ? RTR_MSG_APP_DEL : RTR_MSG_PING;
@@ -1229,7 +1379,8 @@ test_pipelining(void **state)
 		make_tag(tag, "P", i);
 		make_body(body, tag);
 		assert_int_equal(rtr_seg_send(c, id, body, sizeof(body), &ctx[i]), 0);
-		assert_int_equal(ctx[i], i + 1);
+		assert_int_equal(ctx[i], (uint32_t)(ctx0 + i + 1));
+		assert_int_equal(ctx[i], c->next_context);
 	}
 	assert_int_equal(c->next_seq, 101);
 	assert_int_equal(rte_ring_count(f->dp->cmd), 100);
@@ -1270,7 +1421,8 @@ test_pipelining(void **state)
 		assert_int_equal(r.seq, 101 + i);
 	}
 	assert_int_equal(rtr_seg_send(c, RTR_MSG_PING, NULL, 0, &next), 0);
-	assert_int_equal(next, 100 + 1023 + 1);
+	assert_int_equal(next, (uint32_t)(ctx0 + 100 + 1023 + 1));
+	assert_int_equal(next, c->next_context);
 }
 
 static void
@@ -1278,17 +1430,23 @@ test_call_out_of_order(void **state)
 {
 	struct fx *f = *state;
 	uint8_t body[PAT_LEN + TAG_LEN];
+	char tag[TAG_LEN + 1];
 	struct rtr_reply out, r;
+	struct rtr_msg *msgs;
 	struct rtr_seg *c;
-	uint32_t ctx_a;
+	uint32_t ctx_a, ctx0, ctx;
+	unsigned int i;
+	uint64_t t0;
 
 	fx_create(f);
 	assert_int_equal(fx_attach(f, RTR_ATTACH_CONTROL, &c), 0);
+	ctx0 = c->next_context;		/* random per attach */
 
 	/* A is in flight when B is called: A's reply comes first */
 	make_body(body, "A");
 	assert_int_equal(rtr_seg_send(c, RTR_MSG_PING, body, sizeof(body), &ctx_a), 0);
-	assert_int_equal(ctx_a, 1);
+	assert_int_equal(ctx_a, (uint32_t)(ctx0 + 1));
+	assert_int_equal(ctx_a, c->next_context);
 	fx_sim_start(f, 2);
 	make_body(body, "B");
 	assert_int_equal(rtr_seg_call(c, RTR_MSG_APP_DEL, body, sizeof(body), &out, CALL_MS),
@@ -1296,7 +1454,8 @@ test_call_out_of_order(void **state)
 	fx_sim_join(f);
 	assert_int_equal(f->sim.answered, 2);
 	assert_int_equal(f->sim.stale, 0);
-	assert_int_equal(out.context, 2);
+	assert_int_equal(out.context, (uint32_t)(ctx_a + 1));
+	assert_int_equal(out.context, c->next_context);
 	assert_int_equal(out.status, -ENOENT);
 	assert_int_equal(out.msg_id, RTR_MSG_APP_DEL);
 	assert_int_equal(out.seq, 2);
@@ -1323,17 +1482,113 @@ test_call_out_of_order(void **state)
 	make_body(body, "D");
 	assert_int_equal(rtr_seg_call(c, RTR_MSG_SYNC, body, sizeof(body), &out, CALL_MS), 0);
 	fx_sim_join(f);
-	assert_int_equal(out.context, 4);
+	assert_int_equal(out.context, (uint32_t)(ctx_a + 3));
+	assert_int_equal(out.context, c->next_context);
 	assert_int_equal(out.seq, 4);
 	assert_int_equal(out.msg_id, RTR_MSG_SYNC);
 	assert_memory_equal(out.body, "D\0\0\0\0\0\0\0", TAG_LEN);
 	assert_int_equal(c->n_stash, 1);
 	assert_int_equal(rtr_seg_recv_reply(c, &r, 0), 0);
-	assert_int_equal(r.context, 3);
+	assert_int_equal(r.context, (uint32_t)(ctx_a + 2));
 	assert_int_equal(r.seq, 3);
 	assert_memory_equal(r.body, "C\0\0\0\0\0\0\0", TAG_LEN);
 	assert_int_equal(c->n_stash, 0);
 	assert_int_equal(f->sim.stale, 0);
+
+	/* contexts wrap through 0 (a random start can be anywhere) */
+	c->next_context = UINT32_MAX - 1;
+	fx_sim_start(f, 7);
+	for (i = 0; i < 3; i++) {
+		make_tag(tag, "WR", i);
+		make_body(body, tag);
+		assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out,
+					      CALL_MS), 0);
+		assert_int_equal(out.context, (uint32_t)(UINT32_MAX + i));
+		assert_int_equal(out.context, c->next_context);
+		assert_int_equal(out.seq, 5 + i);
+		assert_int_equal(out.msg_id, RTR_MSG_PING);
+		assert_memory_equal(out.body, tag, TAG_LEN);
+		assert_int_equal(c->n_stash, 0);
+	}
+	fx_sim_join(f);
+	assert_int_equal(f->sim.answered, 7);
+	assert_int_equal(f->sim.stale, 0);
+	assert_int_equal(c->next_context, 1);
+	assert_int_equal(c->next_seq, 8);
+
+	/*
+	 * A reply already in the ring (a dataplane that answered before the
+	 * caller looked; planted here) is returned even with timeout 0 ...
+	 */
+	ctx = c->next_context + 1;
+	memset(&r, 0, sizeof(r));
+	r.context = ctx;
+	r.status = -EEXIST;
+	r.msg_id = RTR_MSG_PING;
+	r.version = RTR_MSG_VERSION;
+	r.seq = 8;
+	memcpy(r.body, "FAST-0\0\0", TAG_LEN);
+	assert_int_equal(rte_ring_sp_enqueue_elem(f->dp->reply, &r, sizeof(r)), 0);
+	make_body(body, "E");
+	assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out, 0), -EEXIST);
+	assert_int_equal(out.context, ctx);
+	assert_int_equal(out.status, -EEXIST);
+	assert_int_equal(out.seq, 8);
+	assert_memory_equal(out.body, "FAST-0\0\0", TAG_LEN);
+	assert_int_equal(c->next_context, ctx);
+	assert_int_equal(c->n_stash, 0);
+	assert_int_equal(rte_ring_count(f->dp->reply), 0);
+
+	/* ... and with a negative timeout, which acts as 0 */
+	r.context = ctx + 1;
+	r.status = 0;
+	r.seq = 9;
+	memcpy(r.body, "FAST-1\0\0", TAG_LEN);
+	assert_int_equal(rte_ring_sp_enqueue_elem(f->dp->reply, &r, sizeof(r)), 0);
+	make_body(body, "F");
+	assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out, -1), 0);
+	assert_int_equal(out.context, (uint32_t)(ctx + 1));
+	assert_int_equal(out.seq, 9);
+	assert_memory_equal(out.body, "FAST-1\0\0", TAG_LEN);
+	assert_int_equal(c->n_stash, 0);
+
+	/* no reply for the call: timeout 0 and a negative timeout give up at
+	 * once; another context's reply found on the way is still stashed */
+	r.context = ctx + 100;
+	r.seq = 100;
+	memcpy(r.body, "OTHER\0\0\0", TAG_LEN);
+	assert_int_equal(rte_ring_sp_enqueue_elem(f->dp->reply, &r, sizeof(r)), 0);
+	t0 = now_ns();
+	make_body(body, "G");
+	assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out, 0),
+			 -ETIMEDOUT);
+	assert_int_equal(c->n_stash, 1);
+	assert_int_equal(c->stash[0].context, (uint32_t)(ctx + 100));
+	assert_int_equal(rte_ring_count(f->dp->reply), 0);
+	make_body(body, "H");
+	assert_int_equal(rtr_seg_call(c, RTR_MSG_PING, body, sizeof(body), &out, -1000),
+			 -ETIMEDOUT);
+	assert_true(now_ns() - t0 < 1000000000ULL);
+	assert_int_equal(c->next_context, (uint32_t)(ctx + 3));
+	assert_int_equal(c->next_seq, 12);
+	assert_int_equal(rtr_seg_recv_reply(c, &r, 0), 0);
+	assert_int_equal(r.context, (uint32_t)(ctx + 100));
+	assert_memory_equal(r.body, "OTHER\0\0\0", TAG_LEN);
+	assert_int_equal(c->n_stash, 0);
+	assert_int_equal(rtr_seg_recv_reply(c, &r, 0), -ETIMEDOUT);
+
+	/* all four commands were sent, in order, with those contexts */
+	msgs = calloc(8, sizeof(*msgs));
+	assert_non_null(msgs);
+	assert_int_equal(rtr_seg_cmd_take(f->dp, msgs, 8), 4);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(msgs[i].context, (uint32_t)(ctx + i));
+		assert_int_equal(msgs[i].seq, 8 + i);
+		assert_int_equal(msgs[i].session, c->session);
+		assert_int_equal(msgs[i].body[PAT_LEN], "EFGH"[i]);
+	}
+	memset(msgs, 0, 8 * sizeof(*msgs));
+	free(msgs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1362,6 +1617,12 @@ test_stats_snapshot(void **state)
 	assert_int_equal(rd->generation, f->dp->generation);
 	assert_int_equal(rd->stats_size, f->dp->stats_size);
 	assert_ptr_not_equal(rd->stats, f->dp->stats);
+
+	/* create set the stats heartbeat: a stats-only reader sees a live
+	 * dataplane at once, before any main-loop update */
+	assert_int_not_equal(rtr_stats_mainp(rd->stats)->heartbeat_ns, 0);
+	assert_int_equal(rtr_stats_mainp(rd->stats)->heartbeat_ns, f->dp->ctl->heartbeat_ns);
+	assert_int_equal(rtr_seg_alive(rd), 1);
 
 	/* two workers' blocks, every counter distinct */
 	w0 = rtr_stats_worker(f->dp->stats, 0);
