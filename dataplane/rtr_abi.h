@@ -375,7 +375,8 @@ struct rtr_ctl_hdr {
 	uint64_t off_notify;
 	uint32_t udp_port;
 	uint32_t rx_hold;		/* 1 until RESUME */
-	uint8_t reserved[56];
+	uint64_t dp_start;		/* dataplane's start time (/proc stat field 22) */
+	uint8_t reserved[48];
 };
 _Static_assert(sizeof(struct rtr_ctl_hdr) == 160, "ctl header size");
 

@@ -147,7 +147,9 @@ remove_stale(const char *name, int is_ctl)
 		struct rtr_ctl_hdr *h = mmap(NULL, sizeof(*h), PROT_READ, MAP_SHARED, fd, 0);
 
 		if (h != MAP_FAILED) {
-			int busy = h->magic == RTR_CTL_MAGIC && pid_alive(h->dp_pid);
+			/* live: the pid runs and is the same process (start time) */
+			int busy = h->magic == RTR_CTL_MAGIC && pid_alive(h->dp_pid) &&
+				   h->dp_start == proc_start_time((pid_t)h->dp_pid);
 
 			munmap(h, sizeof(*h));
 			if (busy) {
@@ -279,6 +281,7 @@ rtr_seg_create(const struct rtr_seg_params *p, struct rtr_seg **out)
 	h->size = sz;
 	h->generation = seg->generation;
 	h->dp_pid = (uint32_t)getpid();
+	h->dp_start = proc_start_time(getpid());
 	h->n_workers = p->n_workers;
 	h->udp_port = p->udp_port;
 	h->rx_hold = p->rx_hold;
@@ -440,10 +443,12 @@ take_lock(struct rtr_seg *seg)
 		cur.val[1] = __atomic_load_n(&lockw->val[1], __ATOMIC_ACQUIRE);
 		memcpy(&holder, &cur.val[0], sizeof(holder));
 		start = cur.val[1];
-		/* one handle per process: a second one would be a second producer */
-		if (holder == me)
+		/* one handle per process (a second one would be a second producer);
+		 * a holder with our pid but another start time is a dead one */
+		if (holder == me && start == my_start)
 			return -EBUSY;
-		if (holder != 0 && pid_alive(holder) && start == proc_start_time((pid_t)holder))
+		if (holder != 0 && holder != me && pid_alive(holder) &&
+		    start == proc_start_time((pid_t)holder))
 			return -EBUSY;
 		want.val[0] = (uint64_t)me | ((uint64_t)session << 32);
 		want.val[1] = my_start;
