@@ -11,8 +11,8 @@
  * checksums; each of the three with two port configurations (addresses
  * set and unset). So the fuzzer reaches every header check, the relay
  * header and the neighbour solicitation checks without having to solve
- * checksums. Every result is checked against invariants
- * recomputed here from the bytes; a violation traps.
+ * checksums. Every result is checked against invariants recomputed here
+ * from the bytes; a violation traps (__builtin_trap).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -164,8 +164,17 @@ class Dataplane:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, *exc):
+        rc = self.stop()
+        if exc_type is None:
+            self.check_exit(rc)
+
+    def check_exit(self, rc):
+        """A clean exit, and no sanitizer report in the log."""
+        log = self.read_log()
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            assert bad not in log, log[-3000:]
+        assert rc == 0, "rtr-dataplane exited %s:\n%s" % (rc, log[-2000:])
 
 
 def wait_for(fn, timeout=15.0, what="condition"):

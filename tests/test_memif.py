@@ -46,7 +46,7 @@ def test_memif_fanout(mode):
     finally:
         if pmd:
             pmd.stop()
-        assert dp.stop() == 0
+        dp.check_exit(dp.stop())
     assert st["media_out"] == n_frames * receivers and drops(st) == {}
     got = rdpcap(out)
     assert len(got) == n_frames * receivers

@@ -94,7 +94,7 @@ class Run:
         return self.stats
 
     def finish(self):
-        assert self.dp.stop() == 0
+        self.dp.check_exit(self.dp.stop())
         return list(rdpcap(self.out)) if os.path.getsize(self.out) > 24 else []
 
     def __exit__(self, *exc):
