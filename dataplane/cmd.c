@@ -94,7 +94,8 @@ tx_frame(struct rtr_dp *dp, const struct rtr_msg_tx_frame *f)
 		return -ENOBUFS;
 	}
 	rtr_build_l2l4(d, port, f->vlan, (const struct rte_ether_addr *)f->dst_mac, f->family,
-		       f->src_ip, f->dst_ip, dp->cfg.udp_port, f->dst_port, f->len,
+		       f->src_ip, f->dst_ip, rtr_addr_sum(f->family, f->src_ip, f->dst_ip),
+		       dp->cfg.udp_port, f->dst_port, f->len,
 		       rtr_csum_add(0, f->payload, f->len));
 	memcpy(d + hlen, f->payload, f->len);
 	m->port = f->port_id;

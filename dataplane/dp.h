@@ -67,12 +67,14 @@ struct rtr_app {
 	uint32_t members;
 	uint64_t member_bps;
 	uint64_t egress_bps;
+	uint64_t egress_share;		/* egress_bps / workers: each worker's budget */
 };
 
 /* One fan-out target, copied from its member when the list is built. */
 struct rtr_rcv {
 	uint32_t slot;
-	uint32_t member_id;
+	uint32_t addr_sum;	/* ones'-complement sum of local_ip + ip: the part of the
+				 * IPv4 header and UDP pseudo-header sums fixed per receiver */
 	uint16_t port_id;
 	uint16_t vlan;
 	uint16_t udp_port;
@@ -242,8 +244,9 @@ int rtr_worker_main(void *arg);
 /* tx.c (fast path helpers) */
 uint16_t rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 			const struct rte_ether_addr *dmac, uint8_t family,
-			const uint8_t *src_ip, const uint8_t *dst_ip, uint16_t sport,
-			uint16_t dport, uint16_t pl_len, uint32_t pl_sum);
+			const uint8_t *src_ip, const uint8_t *dst_ip, uint32_t addr_sum,
+			uint16_t sport, uint16_t dport, uint16_t pl_len, uint32_t pl_sum);
+uint32_t rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip);
 
 static inline uint16_t
 rtr_l2l4_len(uint16_t vlan, uint8_t family)

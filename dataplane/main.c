@@ -306,6 +306,9 @@ port_init(struct rtr_dp *dp, uint16_t pid)
 	memcpy(pt->pcfg.ip4, dp->cfg.ip[pid].ip4, 4);
 	memcpy(pt->pcfg.ip6, dp->cfg.ip[pid].ip6, 16);
 	pt->pcfg.udp_port = dp->cfg.udp_port;
+	if (!pt->pcfg.has_ip4 && !pt->pcfg.has_ip6)
+		LOG(WARNING, "port %u has no service address (--ip %u=ADDR): it will only drop", pid,
+		    pid);
 
 	for (q = 0; q < nrx; q++) {
 		struct rtr_worker *wk = &dp->workers[q % dp->n_workers];

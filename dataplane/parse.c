@@ -101,6 +101,30 @@ parse_arp(const uint8_t *a, uint32_t len, const uint8_t *dmac,
 	return RTR_PK_ARP_REQ;
 }
 
+/* IPv6 extension headers (RFC 8200, 5533, 7401, 4303, 4302, 6275, 3692) */
+static inline int
+ip6_ext_header(uint8_t nh)
+{
+	switch (nh) {
+	case 0: case 43: case 44: case 50: case 51: case 60: case 135:
+	case 139: case 140: case 253: case 254:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Our unicast address or its solicited-node multicast group ff02::1:ffXX:XXXX */
+static inline int
+ns_dst_ok(const uint8_t *dst, const struct rtr_parse_cfg *cfg)
+{
+	static const uint8_t sn[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff };
+
+	if (memcmp(dst, cfg->ip6, 16) == 0)
+		return 1;
+	return memcmp(dst, sn, 13) == 0 && memcmp(dst + 13, cfg->ip6 + 13, 3) == 0;
+}
+
 static unsigned int
 parse_ns(const uint8_t *buf, const uint8_t *ip6, uint32_t icmp_len,
 	 const struct rtr_parse_cfg *cfg, struct rtr_parsed *p)
@@ -119,7 +143,7 @@ parse_ns(const uint8_t *buf, const uint8_t *ip6, uint32_t icmp_len,
 	s = rtr_csum_add(s, icmp, icmp_len);
 	if (rtr_csum_fold(s) != 0xffff)
 		return drop(p, RTR_DROP_ND_MALFORMED);
-	if (!cfg->has_ip6 || memcmp(icmp + 8, cfg->ip6, 16) != 0)
+	if (!cfg->has_ip6 || memcmp(icmp + 8, cfg->ip6, 16) != 0 || !ns_dst_ok(ip6 + 24, cfg))
 		return drop(p, RTR_DROP_ND_NOT_FOR_US);
 	return RTR_PK_ND_NS;
 }
@@ -245,7 +269,8 @@ rtr_parse(const uint8_t *buf, uint32_t len, const struct rtr_parse_cfg *cfg,
 		p->family = 4;
 		memcpy(p->src_ip, ip + 12, 4);
 		memcpy(p->dst_ip, ip + 16, 4);
-		if (cfg->has_ip4 && memcmp(p->dst_ip, cfg->ip4, 4) != 0)
+		/* a port without an IPv4 service address serves no IPv4 */
+		if (!cfg->has_ip4 || memcmp(p->dst_ip, cfg->ip4, 4) != 0)
 			return drop(p, RTR_DROP_IP_NOT_OURS);
 		if (ip[9] != IPPROTO_UDP_)
 			return drop(p, RTR_DROP_IP_PROTO);
@@ -274,10 +299,9 @@ rtr_parse(const uint8_t *buf, uint32_t len, const struct rtr_parse_cfg *cfg,
 		}
 		if (!mac_is(dmac, cfg->mac))
 			return drop(p, RTR_DROP_ETH_NOT_OUR_MAC);
-		if (cfg->has_ip6 && memcmp(p->dst_ip, cfg->ip6, 16) != 0)
+		if (!cfg->has_ip6 || memcmp(p->dst_ip, cfg->ip6, 16) != 0)
 			return drop(p, RTR_DROP_IP_NOT_OURS);
-		if (ip[6] == 0 || ip[6] == 43 || ip[6] == 44 || ip[6] == 60 ||
-		    ip[6] == 51 || ip[6] == 50 || ip[6] == 135)
+		if (ip6_ext_header(ip[6]))
 			return drop(p, RTR_DROP_IP6_EXT_HDR);
 		if (ip[6] != IPPROTO_UDP_)
 			return drop(p, RTR_DROP_IP_PROTO);

@@ -261,6 +261,7 @@ rtr_app_set(struct rtr_dp *dp, const struct rtr_msg_app_set *a)
 	app->member_fps = a->member_fps;
 	app->member_bps = a->member_bps;
 	app->egress_bps = a->egress_bps;
+	app->egress_share = a->egress_bps / dp->n_workers;
 	__atomic_store_n(&app->flags, a->flags, __ATOMIC_RELEASE);
 	app->in_use = 1;
 	return 0;
@@ -311,7 +312,6 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
 			r = &fo->r[fo->n++];
 			memset(r, 0, sizeof(*r));
 			r->slot = s;
-			r->member_id = rtr_mid_make(s, m->gen);
 			r->port_id = m->ep.port_id;
 			r->vlan = m->ep.vlan;
 			r->udp_port = m->ep.udp_port;
@@ -320,6 +320,7 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
 			memcpy(r->ip, m->ep.ip, 16);
 			memcpy(r->local_ip, m->ep.local_ip, 16);
 			r->expire = m->token_expire;
+			r->addr_sum = rtr_addr_sum(r->family, r->local_ip, r->ip);
 		}
 	}
 	old = c->fo;

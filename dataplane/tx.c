@@ -14,14 +14,36 @@ put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+uint32_t
+rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip)
+{
+	unsigned int alen = family == 4 ? 4 : 16;
+
+	return rtr_csum_add(rtr_csum_add(0, src_ip, alen), dst_ip, alen);
+}
+
+static inline uint16_t
+fold_not(uint32_t s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/*
+ * Ethernet, optional 802.1Q, IPv4 or IPv6 and UDP headers in front of a
+ * payload whose sum is pl_sum. Per receiver only a handful of additions:
+ * addr_sum (its addresses) was summed when the fan-out list was built.
+ */
 uint16_t
 rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 	       const struct rte_ether_addr *dmac, uint8_t family, const uint8_t *src_ip,
-	       const uint8_t *dst_ip, uint16_t sport, uint16_t dport, uint16_t pl_len,
-	       uint32_t pl_sum)
+	       const uint8_t *dst_ip, uint32_t addr_sum, uint16_t sport, uint16_t dport,
+	       uint16_t pl_len, uint32_t pl_sum)
 {
 	uint8_t *ip, *udp;
-	uint16_t udp_len = (uint16_t)(pl_len + 8);
+	uint16_t udp_len = (uint16_t)(pl_len + 8), c;
+	uint32_t s;
 
 	memcpy(p, dmac, 6);
 	memcpy(p + 6, &port->mac, 6);
@@ -34,17 +56,18 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 	put16(ip, family == 4 ? 0x0800 : 0x86dd);
 	ip += 2;
 	if (family == 4) {
+		uint16_t tot = (uint16_t)(udp_len + 20);
+
 		ip[0] = 0x45;
 		ip[1] = 0;
-		put16(ip + 2, (uint16_t)(udp_len + 20));
+		put16(ip + 2, tot);
 		put16(ip + 4, 0);
 		put16(ip + 6, 0x4000);	/* DF */
 		ip[8] = 64;
 		ip[9] = 17;
-		put16(ip + 10, 0);
 		memcpy(ip + 12, src_ip, 4);
 		memcpy(ip + 16, dst_ip, 4);
-		put16(ip + 10, (uint16_t)~rtr_csum_fold(rtr_csum_add(0, ip, 20)));
+		put16(ip + 10, fold_not(0x4500u + tot + 0x4000u + 0x4011u + addr_sum));
 		udp = ip + 20;
 	} else {
 		put16(ip, 0x6000);
@@ -59,10 +82,10 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 	put16(udp, sport);
 	put16(udp + 2, dport);
 	put16(udp + 4, udp_len);
-	{
-		uint16_t c = rtr_udp_csum(family, src_ip, dst_ip, sport, dport, udp_len, pl_sum);
-
-		memcpy(udp + 6, &c, 2);
-	}
+	/* pseudo-header (addresses, protocol, length) + UDP header + payload */
+	s = addr_sum + 17u + udp_len + sport + dport + udp_len;
+	s = (s & 0xffff) + (s >> 16) + (pl_sum & 0xffff) + (pl_sum >> 16);
+	c = fold_not(s);
+	put16(udp + 6, c == 0 ? 0xffff : c);
 	return (uint16_t)(udp + 8 - p);
 }

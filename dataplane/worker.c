@@ -117,7 +117,7 @@ egress_ok(struct rtr_worker *w, const struct rtr_app *app, uint32_t app_index,
 
 	if (likely(app->egress_bps == 0))
 		return 1;
-	rate = app->egress_bps / rtr_dp.n_workers;
+	rate = app->egress_share;
 	elapsed = b->tsc == 0 || now - b->tsc > hz ? hz : now - b->tsc;
 	b->tsc = now;
 	b->credit = refill(b->credit, elapsed >> 10, rate, RTE_MAX(rate / 4, 65536ul) * (hz >> 10));
@@ -192,7 +192,7 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 		}
 		d = rte_pktmbuf_mtod(o, uint8_t *);
 		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
-			       dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
+			       r->addr_sum, dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
 		o->data_len = hlen;
 		o->pkt_len = hlen;
 		if (unlikely(rte_pktmbuf_chain(o, c) != 0)) {
@@ -214,7 +214,7 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 			return 0;
 		}
 		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
-			       dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
+			       r->addr_sum, dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
 		rte_memcpy(d + hlen, pl, p->pl_len);
 	}
 	tx_enqueue(w, r->port_id, o);

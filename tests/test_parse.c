@@ -1815,6 +1815,8 @@ static struct pcase cases[] = {
 	  DROPS(IP4_FRAGMENT) },
 	{ "ip4/dst_not_ours", UDP4, .spec = sp_dst_other, DROPS(IP_NOT_OURS) },
 	{ "ip4/dst_broadcast", UDP4, .spec = sp_dst_bcast4, DROPS(IP_NOT_OURS) },
+	/* a port without an IPv4 service address serves no IPv4 at all */
+	{ "ip4/no_ip4_configured", UDP4, .cfg = cfg_no_ip4, DROPS(IP_NOT_OURS) },
 	{ "ip4/proto_tcp", UDP4, .spec = sp_proto_tcp, DROPS(IP_PROTO) },
 	{ "ip4/proto_icmp", UDP4, .spec = sp_proto_icmp4, DROPS(IP_PROTO) },
 
@@ -1833,6 +1835,10 @@ static struct pcase cases[] = {
 	{ "ip6/ext_mobility", UDP6, POKE8(AT_L3, 6, 135), DROPS(IP6_EXT_HDR) },
 	{ "ip6/dst_not_ours", UDP6, .spec = sp_dst_other, DROPS(IP_NOT_OURS) },
 	{ "ip6/dst_multicast", UDP6, .spec = sp_dst_sn6, DROPS(IP_NOT_OURS) },
+	{ "ip6/no_ip6_configured", UDP6, .cfg = cfg_no_ip6, DROPS(IP_NOT_OURS) },
+	{ "ip6/ext_hip", UDP6, POKE8(AT_L3, 6, 139), DROPS(IP6_EXT_HDR) },
+	{ "ip6/ext_shim6", UDP6, POKE8(AT_L3, 6, 140), DROPS(IP6_EXT_HDR) },
+	{ "ip6/ext_experimental_253", UDP6, POKE8(AT_L3, 6, 253), DROPS(IP6_EXT_HDR) },
 	{ "ip6/proto_tcp", UDP6, .spec = sp_proto_tcp, DROPS(IP_PROTO) },
 	{ "ip6/proto_no_next", UDP6, .spec = sp_proto_none6, DROPS(IP_PROTO) },
 
@@ -1934,6 +1940,8 @@ static struct pcase cases[] = {
 	{ "nd/ns_no_option", NS, .spec = sp_ns_len24, ACCEPT(RTR_PK_ND_NS) },
 	{ "nd/ns_eth_trailer", NS, .spec = sp_ns_pad, ACCEPT(RTR_PK_ND_NS) },
 	{ "nd/ns_other_target", NS, .spec = sp_ns_other, DROPS(ND_NOT_FOR_US) },
+	/* only to our address or our solicited-node group */
+	{ "nd/ns_foreign_dst", NS, .spec = sp_dst_other, DROPS(ND_NOT_FOR_US) },
 	{ "nd/ns_no_ip6_configured", NS, .cfg = cfg_no_ip6, DROPS(ND_NOT_FOR_US) },
 	{ "nd/ns_bad_checksum", NS, .frame = fr_icmp6_bad_csum, DROPS(ND_MALFORMED) },
 	{ "nd/ns_zero_checksum", NS, POKE16(AT_L4, 2, 0), DROPS(ND_MALFORMED) },
