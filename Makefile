@@ -35,26 +35,33 @@ all: $(BINS) $(TESTBINS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/librtrseg.a: $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test_parse: $(BUILD)/obj/tests/test_parse.o $(BUILD)/librtrseg.a
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 $(BUILD)/test_seg: $(BUILD)/obj/tests/test_seg.o $(BUILD)/librtrseg.a
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 $(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/tables.o \
 		$(BUILD)/obj/dataplane/tx.o $(BUILD)/librtrseg.a
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # libFuzzer needs clang; the parser has no DPDK dependency.
 $(BUILD)/fuzz_parse: tests/fuzz_parse.c dataplane/parse.c $(HDRS)
@@ -73,6 +80,7 @@ unit: all
 pytest: all
 	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/
 
+# The whole suite, then again built with ASan+UBSan.
 test: setup
 	$(MAKE) all $(BUILD)/fuzz_parse
 	$(MAKE) unit
@@ -80,6 +88,9 @@ test: setup
 	$(BUILD)/fuzz_parse -max_total_time=20 $(BUILD)/corpus tests/corpus/parse 2>&1 | \
 		grep -E "^Done|ERROR|SUMMARY" ; test $${PIPESTATUS[0]} -eq 0
 	$(MAKE) pytest
+ifneq ($(SANITIZE),1)
+	$(MAKE) SANITIZE=1 unit pytest
+endif
 
 fuzz: $(BUILD)/fuzz_parse
 	mkdir -p $(BUILD)/corpus

@@ -414,3 +414,23 @@ def test_join_is_punted_with_metadata():
     assert st["punted"] == 2 and st["drops_total"] == 0
     assert [(i["src"], i["sport"], i["vlan"], i["len"]) for i in items] == [
         (ip4(1), 40001, 0, len(join)), (ip6(2), 40002, 42, len(join))]
+
+
+def test_app_egress_budget_and_disabled_app():
+    # app 1: 10000 bytes/s of egress; each copy costs its UDP payload + 66 bytes
+    per_copy = 32 + 100 + 66
+    frames = [frame(1, media(APP1, CH_X, mid(1), counter=i, payload=b"e" * 100)) for i in range(80)]
+    frames += [frame(3, media(APP2, CH_Y, mid(3)))]           # app 2 is disabled
+    with Run("egress", frames) as r:
+        r.ctl.ok("app-set", APP1, "egress=10000")
+        r.ctl.ok("app-set", APP2, "disabled")
+        r.member(APP1, CH_X, 1)
+        r.member(APP1, CH_X, 2)
+        r.member(APP2, CH_Y, 3)
+        r.member(APP2, CH_Y, 4)
+        st = r.go()
+        out = r.finish()
+    passed = 10000 // per_copy
+    assert passed <= len(out) <= passed + 1      # + what refills while the burst runs
+    assert drops(st) == {"app_egress_budget": 80 - len(out), "app_disabled": 1}
+    assert st["apps"]["1"]["out_pkts"] == len(out) and st["apps"]["2"]["drops"] == 1
