@@ -30,6 +30,14 @@ static struct rtr_notify backlog[NOTIFY_BACKLOG];
 static unsigned int bl_head, bl_n;
 static uint32_t sweep_cursor;
 
+/* Commands that failed validation, as opposed to valid ones refused. */
+static int
+is_invalid(int status)
+{
+	return status == -EINVAL || status == -ERANGE || status == -EPROTONOSUPPORT ||
+	       status == -EOPNOTSUPP;
+}
+
 static void
 reply(struct rtr_dp *dp, uint32_t context, uint16_t msg_id, uint32_t seq, int status,
       const void *body, size_t len)
@@ -37,7 +45,8 @@ reply(struct rtr_dp *dp, uint32_t context, uint16_t msg_id, uint32_t seq, int st
 	static struct rtr_reply r;
 	struct rtr_main_stats *ms = rtr_stats_mainp(dp->seg->stats);
 
-	memset(&r, 0, offsetof(struct rtr_reply, body) + len);
+	/* the whole slot: nothing of an earlier reply travels along */
+	memset(&r, 0, sizeof(r));
 	r.context = context;
 	r.status = status;
 	r.msg_id = msg_id;
@@ -49,6 +58,8 @@ reply(struct rtr_dp *dp, uint32_t context, uint16_t msg_id, uint32_t seq, int st
 		ms->replies_lost++;
 	if (status == 0)
 		ms->cmds_ok++;
+	else if (is_invalid(status))
+		ms->cmds_invalid++;
 	else
 		ms->cmds_failed++;
 }
@@ -75,12 +86,8 @@ tx_frame(struct rtr_dp *dp, const struct rtr_msg_tx_frame *f)
 	ep.udp_port = f->dst_port;
 	memcpy(ep.mac, f->dst_mac, 6);
 	memcpy(ep.ip, f->dst_ip, 16);
+	memcpy(ep.local_ip, f->src_ip, 16);	/* must be this port's service address */
 	if (!rtr_ep_valid(dp, &ep)) {
-		ms->tx_frames_refused++;
-		return -EADDRNOTAVAIL;
-	}
-	if ((f->family == 4 && port->pcfg.has_ip4 && memcmp(f->src_ip, port->pcfg.ip4, 4) != 0) ||
-	    (f->family == 6 && port->pcfg.has_ip6 && memcmp(f->src_ip, port->pcfg.ip6, 16) != 0)) {
 		ms->tx_frames_refused++;
 		return -EADDRNOTAVAIL;
 	}
@@ -196,13 +203,12 @@ dump(struct rtr_dp *dp, const struct rtr_msg_dump *q, struct rtr_reply_dump *r, 
 	}
 }
 
-/* Does a body of this size carry this message? Every field is checked by
- * the handler; here only that nothing is read past what was sent. */
+/* Every body is a fixed-size struct inside the fixed-size element, so no
+ * handler reads past the slot; each handler validates every field it uses. */
 static void
 dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 {
 	static struct rtr_reply_dump dr;
-	struct rtr_main_stats *ms = rtr_stats_mainp(dp->seg->stats);
 	struct rtr_reply_member_add ar;
 	struct rtr_reply_ping pr;
 	size_t len = 0;
@@ -266,12 +272,9 @@ dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 		rc = 0;
 		break;
 	default:
-		ms->cmds_invalid++;
 		rc = -EOPNOTSUPP;
 		break;
 	}
-	if (rc == -EINVAL || rc == -ERANGE)
-		ms->cmds_invalid++;
 	reply(dp, m->context, m->msg_id, m->seq, rc, NULL, 0);
 }
 
@@ -424,7 +427,6 @@ rtr_cmd_poll(struct rtr_dp *dp)
 		}
 		expect_seq++;
 		if (m->version != RTR_MSG_VERSION || m->msg_id == 0 || m->msg_id > RTR_MSG_MAX) {
-			ms->cmds_invalid++;
 			reply(dp, m->context, m->msg_id, m->seq, -EPROTONOSUPPORT, NULL, 0);
 			goto next;
 		}

@@ -111,7 +111,7 @@ struct rtr_member {
 	uint8_t state;			/* enum rtr_member_state */
 	uint8_t role;
 	uint8_t suite;
-	uint8_t in_fifo;		/* main: slot queued on the free FIFO */
+	uint8_t pad0;
 	uint32_t app_index;
 	uint32_t chan_slot;
 	uint64_t channel_hash;
@@ -124,6 +124,7 @@ struct rtr_member {
 	struct rtr_ep ep;
 	uint32_t next;			/* channel list, main lcore only */
 	uint32_t prev;
+	uint32_t free_epoch;		/* main: which free-FIFO entry is current */
 	/* written by the worker that receives the member's frames */
 	uint64_t last_seen_tsc;
 	uint64_t rl_tsc;
@@ -132,6 +133,13 @@ struct rtr_member {
 	uint8_t ev_pending;		/* activation already reported */
 	uint8_t pad[7];
 } __rte_cache_aligned;
+
+/* A freed member slot on the FIFO; stale when the slot was freed again
+ * (or re-installed) after this entry was queued. */
+struct rtr_free_ent {
+	uint32_t slot;
+	uint32_t epoch;
+};
 
 enum rtr_ev_type {
 	RTR_EV_ACTIVATE = 1,
@@ -177,6 +185,7 @@ struct rtr_port {
 	uint16_t id;
 	uint8_t chain;			/* TX with header mbuf + clone */
 	uint8_t up;
+	uint16_t mtu;			/* largest IP packet it sends */
 	struct rte_ether_addr mac;
 	struct rtr_parse_cfg pcfg;
 };
@@ -200,8 +209,8 @@ struct rtr_dp {
 	struct rtr_channel *channels;
 	struct rtr_member *members;
 	/* main lcore free lists (FIFO: delayed slot reuse) */
-	uint32_t *mfree;
-	uint32_t mfree_head, mfree_tail, mfree_n;
+	struct rtr_free_ent *mfree;	/* 2 x max_members entries */
+	uint32_t mfree_cap, mfree_head, mfree_n;
 	uint32_t *cfree;
 	uint32_t cfree_n;
 	uint32_t n_channels;

@@ -298,6 +298,8 @@ port_init(struct rtr_dp *dp, uint16_t pid)
 		return rc;
 	}
 	rte_eth_allmulticast_enable(pid);	/* IPv6 solicited-node groups */
+	if (rte_eth_dev_get_mtu(pid, &pt->mtu) != 0 || pt->mtu == 0)
+		pt->mtu = RTE_ETHER_MTU;
 	rte_eth_macaddr_get(pid, &pt->mac);
 	pt->id = pid;
 	memcpy(pt->pcfg.mac, &pt->mac, 6);

@@ -86,7 +86,7 @@
 	_(NO_MBUF, "no_mbuf")						\
 	_(CLONE_FAILED, "clone_failed")					\
 	_(TX_FULL, "tx_full")						\
-	_(TX_FRAME_REFUSED, "tx_frame_refused")
+	_(RECEIVER_MTU, "receiver_mtu")
 
 enum rtr_drop {
 #define _RTR_DROP_ENUM(sym, str) RTR_DROP_##sym,
@@ -397,7 +397,7 @@ struct rtr_worker_stats {
 	uint64_t tx_frames;	/* control-plane frames sent */
 	uint64_t busy_cycles;	/* TSC cycles spent on bursts with work */
 	uint64_t loops;
-	uint64_t drops_total;
+	uint64_t drops_total;	/* not written by workers: readers sum drops[] */
 	uint64_t leaves;		/* LEAVEs accepted */
 	uint64_t activations;	/* path tokens echoed by PENDING members */
 	uint64_t drops[RTR_DROP_SLOTS];

@@ -121,6 +121,7 @@ stats_size(uint32_t n_workers, uint32_t n_ports, uint32_t max_apps, uint64_t *of
 	off += RTR_DROP_SLOTS * RTR_DROP_NAME_LEN;
 	*off_main = off;
 	off += sizeof(struct rtr_main_stats);
+	off = (off + 63) & ~(size_t)63;		/* one cache line per worker block */
 	*off_workers = off;
 	off += (size_t)n_workers * sizeof(struct rtr_worker_stats);
 	*off_ports = off;
@@ -782,6 +783,9 @@ rtr_seg_stats_workers(const struct rtr_seg *seg, struct rtr_worker_stats *sum)
 		for (i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
 			dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 	}
+	sum->drops_total = 0;
+	for (i = 0; i < RTR_DROP_SLOTS; i++)
+		sum->drops_total += sum->drops[i];
 }
 
 int

@@ -41,31 +41,49 @@ struct chan_key {
 	uint64_t channel_hash;
 };
 
+/* Drop stale entries when the FIFO is full: at most max_members are current. */
+static void
+mfree_compact(struct rtr_dp *dp)
+{
+	uint32_t i, n = 0;
+	struct rtr_free_ent *f = dp->mfree;
+
+	for (i = 0; i < dp->mfree_n; i++) {
+		struct rtr_free_ent e = f[(dp->mfree_head + i) % dp->mfree_cap];
+		const struct rtr_member *m = &dp->members[e.slot];
+
+		if (m->state == RTR_MS_FREE && m->free_epoch == e.epoch)
+			f[(dp->mfree_head + n++) % dp->mfree_cap] = e;
+	}
+	dp->mfree_n = n;
+}
+
+/* Queue a freed slot at the tail: it is reused after every slot freed before it. */
 static void
 mfree_push(struct rtr_dp *dp, uint32_t slot)
 {
 	struct rtr_member *m = &dp->members[slot];
+	struct rtr_free_ent e = { .slot = slot, .epoch = ++m->free_epoch };
 
-	if (m->in_fifo)
-		return;
-	m->in_fifo = 1;
-	dp->mfree[dp->mfree_tail] = slot;
-	dp->mfree_tail = (dp->mfree_tail + 1) % dp->cfg.max_members;
+	if (dp->mfree_n == dp->mfree_cap)
+		mfree_compact(dp);
+	dp->mfree[(dp->mfree_head + dp->mfree_n) % dp->mfree_cap] = e;
 	dp->mfree_n++;
 }
 
-/* Oldest free slot; slots taken by a re-install (want_handle) are skipped. */
+/* Oldest free slot. Entries made stale by a re-install (want_handle) and a
+ * later free are skipped: only the newest entry of a slot counts. */
 static int
 mfree_pop(struct rtr_dp *dp, uint32_t *slot)
 {
 	while (dp->mfree_n > 0) {
-		uint32_t s = dp->mfree[dp->mfree_head];
+		struct rtr_free_ent e = dp->mfree[dp->mfree_head];
+		const struct rtr_member *m = &dp->members[e.slot];
 
-		dp->mfree_head = (dp->mfree_head + 1) % dp->cfg.max_members;
+		dp->mfree_head = (dp->mfree_head + 1) % dp->mfree_cap;
 		dp->mfree_n--;
-		dp->members[s].in_fifo = 0;
-		if (dp->members[s].state == RTR_MS_FREE) {
-			*slot = s;
+		if (m->state == RTR_MS_FREE && m->free_epoch == e.epoch) {
+			*slot = e.slot;
 			return 0;
 		}
 	}
@@ -132,7 +150,8 @@ rtr_tables_init(struct rtr_dp *dp)
 				   RTE_CACHE_LINE_SIZE);
 	dp->members = rte_zmalloc("rtr_members", sizeof(struct rtr_member) * c->max_members,
 				  RTE_CACHE_LINE_SIZE);
-	dp->mfree = rte_malloc("rtr_mfree", sizeof(uint32_t) * c->max_members, 0);
+	dp->mfree_cap = 2 * c->max_members;
+	dp->mfree = rte_malloc("rtr_mfree", sizeof(*dp->mfree) * dp->mfree_cap, 0);
 	dp->cfree = rte_malloc("rtr_cfree", sizeof(uint32_t) * c->max_channels, 0);
 	if (!dp->apps || !dp->channels || !dp->members || !dp->mfree || !dp->cfree)
 		return -ENOMEM;
@@ -227,6 +246,12 @@ rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep)
 		return 0;
 	if (rte_is_zero_ether_addr((const struct rte_ether_addr *)ep->mac) ||
 	    !rte_is_unicast_ether_addr((const struct rte_ether_addr *)ep->mac))
+		return 0;
+	/* the source of every copy to it: one of this port's service addresses */
+	if (ep->family == 4 ? !dp->cfg.ip[ep->port_id].has_ip4 ||
+			      memcmp(ep->local_ip, dp->cfg.ip[ep->port_id].ip4, 4) != 0
+			    : ep->family != 6 || !dp->cfg.ip[ep->port_id].has_ip6 ||
+			      memcmp(ep->local_ip, dp->cfg.ip[ep->port_id].ip6, 16) != 0)
 		return 0;
 	if (ep->family == 4) {
 		if (memcmp(ep->ip, zero, 4) == 0 || ep->ip[0] == 127 || ep->ip[0] >= 224)
@@ -341,6 +366,15 @@ member_counts(struct rtr_dp *dp)
 	ms->channels = dp->n_channels;
 }
 
+/* A member lasts until its token or its join privilege expires. */
+static uint64_t
+membership_expiry(uint64_t token_expire, uint64_t join_expire)
+{
+	if (join_expire != 0 && (token_expire == 0 || join_expire < token_expire))
+		return join_expire;
+	return token_expire;
+}
+
 int
 rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	       struct rtr_reply_member_add *r)
@@ -415,10 +449,11 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	m->app_index = a->app_index;
 	m->chan_slot = cslot;
 	m->channel_hash = a->channel_hash;
-	m->privs = a->privs;
+	/* a subscriber publishes nothing, whatever privileges it was given */
+	m->privs = a->role == RTR_ROLE_SUBSCRIBER ? RTR_PRIV_BIT(RTR_PRIV_JOIN) : a->privs;
 	m->fps = a->fps;
 	m->bps = a->bps;
-	m->token_expire = a->token_expire;
+	m->token_expire = membership_expiry(a->token_expire, a->priv_expire[0]);
 	memcpy(m->priv_expire, a->priv_expire, sizeof(m->priv_expire));
 	m->path_token = a->path_token;
 	m->ep = a->ep;
@@ -540,11 +575,14 @@ rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u)
 		return -ERANGE;
 	/* single words: a worker sees the old or the new value of each */
 	if (u->what & RTR_UPD_PRIVS)
-		__atomic_store_n(&m->privs, u->privs, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->privs, m->role == RTR_ROLE_SUBSCRIBER ?
+				 RTR_PRIV_BIT(RTR_PRIV_JOIN) : u->privs, __ATOMIC_RELEASE);
 	if (u->what & RTR_UPD_EXPIRY) {
 		unsigned int i;
 
-		__atomic_store_n(&m->token_expire, u->token_expire, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->token_expire,
+				 membership_expiry(u->token_expire, u->priv_expire[0]),
+				 __ATOMIC_RELEASE);
 		for (i = 0; i < RTR_N_PRIV_EXPIRE; i++)
 			__atomic_store_n(&m->priv_expire[i], u->priv_expire[i], __ATOMIC_RELEASE);
 		/* receivers carry their expiry in the fan-out list */
@@ -570,7 +608,12 @@ rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
 	if (m->state != RTR_MS_PENDING || m->gen != gen)
 		return -ENOENT;	/* deleted or already active meanwhile */
 	__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
+	if (fanout_rebuild(dp, &dp->channels[m->chan_slot]) < 0) {
+		/* stays PENDING; the caller lets its next KEEPALIVE try again */
+		__atomic_store_n(&m->state, RTR_MS_PENDING, __ATOMIC_RELEASE);
+		return -ENOMEM;
+	}
 	dp->n_pending--;
 	member_counts(dp);
-	return fanout_rebuild(dp, &dp->channels[m->chan_slot]);
+	return 0;
 }

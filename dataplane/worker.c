@@ -84,26 +84,20 @@ rate_check(struct rtr_member *mb, const struct rtr_app *app, uint64_t now, uint6
 		return 0;
 	elapsed = mb->rl_tsc == 0 || now - mb->rl_tsc > hz ? hz : now - mb->rl_tsc;
 	mb->rl_tsc = now;
-	if (fps) {
-		cf = refill(cf, elapsed, fps, RTE_MAX(fps / 4, 8u) * hz);
-		if (cf < hz) {
-			mb->rl_frames = cf;
-			return RTR_DROP_RATE_FRAMES + 1;
-		}
-	}
-	if (bps) {
-		cb = refill(cb, elapsed >> 10, bps, RTE_MAX(bps / 4, 16384ul) * (hz >> 10));
-		if (cb < (uint64_t)len * (hz >> 10)) {
-			mb->rl_frames = cf;
-			mb->rl_bytes = cb;
-			return RTR_DROP_RATE_BYTES + 1;
-		}
-		cb -= (uint64_t)len * (hz >> 10);
-	}
 	if (fps)
-		cf -= hz;
+		cf = refill(cf, elapsed, fps, RTE_MAX(fps / 4, 8u) * hz);
+	if (bps)
+		cb = refill(cb, elapsed >> 10, bps, RTE_MAX(bps / 4, 16384ul) * (hz >> 10));
 	mb->rl_frames = cf;
 	mb->rl_bytes = cb;
+	if (fps && cf < hz)
+		return RTR_DROP_RATE_FRAMES + 1;
+	if (bps && cb < (uint64_t)len * (hz >> 10))
+		return RTR_DROP_RATE_BYTES + 1;
+	if (fps)
+		mb->rl_frames = cf - hz;
+	if (bps)
+		mb->rl_bytes = cb - (uint64_t)len * (hz >> 10);
 	return 0;
 }
 
@@ -174,6 +168,11 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 	struct rte_mbuf *o, *c;
 	uint8_t *d;
 
+	/* an IPv4 sender's frame grows by 20 bytes on its way to an IPv6 receiver */
+	if (unlikely(p->pl_len + 8u + (r->family == 4 ? 20u : 40u) > port->mtu)) {
+		DROP(w, RECEIVER_MTU);
+		return 0;
+	}
 	if (port->chain && (dp->cfg.tx_mode == RTR_TX_CHAIN || p->pl_len > dp->cfg.copy_max)) {
 		o = rte_pktmbuf_alloc(dp->hdr_pool);
 		if (unlikely(o == NULL)) {
@@ -181,7 +180,9 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 			return 0;
 		}
 		if (!*adjusted) {
+			/* the clone carries exactly the UDP payload: no Ethernet padding */
 			rte_pktmbuf_adj(m, p->pl_off);
+			rte_pktmbuf_trim(m, (uint16_t)(m->data_len - p->pl_len));
 			*adjusted = 1;
 		}
 		c = rte_pktmbuf_clone(m, dp->clone_pool);
@@ -438,19 +439,18 @@ do_join(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, ui
 		drop_pkt(w, m, RTR_DROP_JOIN_FIELDS);
 		return;
 	}
+	/* every byte of the slot is set: nothing of this stack crosses over */
+	memset(&pu, 0, offsetof(struct rtr_punt, frame));
+	memset(pu.frame + p->pl_len, 0, sizeof(pu.frame) - p->pl_len);
 	pu.arrival_ns = dp->unix_ns_at_tsc0 +
 			(uint64_t)((double)(now - dp->tsc0) * 1e9 / (double)hz);
 	pu.port_id = port;
 	pu.vlan = p->vlan;
 	pu.len = p->pl_len;
 	pu.family = p->family;
-	pu.pad0 = 0;
 	memcpy(pu.src_mac, d + 6, 6);
 	pu.src_port = p->sport;
 	pu.dst_port = p->dport;
-	pu.pad1 = 0;
-	memset(pu.src_ip, 0, sizeof(pu.src_ip));
-	memset(pu.dst_ip, 0, sizeof(pu.dst_ip));
 	memcpy(pu.src_ip, p->src_ip, p->family == 4 ? 4 : 16);
 	memcpy(pu.dst_ip, p->dst_ip, p->family == 4 ? 4 : 16);
 	memcpy(pu.frame, d + p->pl_off, p->pl_len);
@@ -490,7 +490,11 @@ do_ns(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint
 	const struct rtr_port *pt = &rtr_dp.ports[port];
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t *ip = d + p->l3_off, *icmp = d + p->l4_off;
-	uint32_t want = p->l4_off + 32u, s;
+	uint32_t icmp_len = m->data_len - p->l4_off, s;
+	/* the target link-layer option only if the NS left room for it: an
+	 * answer is never larger than what it answers */
+	uint32_t na_len = icmp_len >= 32 ? 32 : 24;
+	uint32_t want = p->l4_off + na_len;
 	uint16_t c;
 
 	if (want > m->data_len && rte_pktmbuf_append(m, (uint16_t)(want - m->data_len)) == NULL) {
@@ -510,7 +514,7 @@ do_ns(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint
 	}
 	memcpy(ip + 8, pt->pcfg.ip6, 16);
 	ip[4] = 0;
-	ip[5] = 32;
+	ip[5] = (uint8_t)na_len;
 	ip[7] = 255;
 	icmp[0] = 136;
 	icmp[1] = 0;
@@ -518,12 +522,14 @@ do_ns(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint
 	icmp[4] = memcmp(ip + 24, all_nodes, 16) == 0 ? 0x20 : 0x60;	/* S|O */
 	icmp[5] = icmp[6] = icmp[7] = 0;
 	memcpy(icmp + 8, pt->pcfg.ip6, 16);
-	icmp[24] = 2;				/* target link-layer address */
-	icmp[25] = 1;
-	memcpy(icmp + 26, &pt->mac, 6);
+	if (na_len == 32) {
+		icmp[24] = 2;			/* target link-layer address */
+		icmp[25] = 1;
+		memcpy(icmp + 26, &pt->mac, 6);
+	}
 	s = rtr_csum_add(0, ip + 8, 32);
-	s += 58 + 32;
-	s = rtr_csum_add(s, icmp, 32);
+	s += 58 + na_len;
+	s = rtr_csum_add(s, icmp, na_len);
 	c = htons((uint16_t)~rtr_csum_fold(s));
 	memcpy(icmp + 2, &c, 2);
 	w->st->nd_replies++;

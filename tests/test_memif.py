@@ -3,7 +3,7 @@ process: the same fan-out, both TX modes (memif offers MULTI_SEGS)."""
 import os
 
 import pytest
-from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap
+from scapy.all import IP, UDP, Ether, Padding, Raw, rdpcap, wrpcap
 
 from rtr import PORT, SVC4, Dataplane, drops, media, member_args, outdir
 from testpmd import PmdPeer
@@ -35,6 +35,8 @@ def test_memif_fanout(mode):
                   UDP(sport=42000, dport=PORT) /
                   Raw(media(APP, CHAN, (1 << 22), counter=k, payload=bytes([k]) * (100 + 17 * k)))
                   for k in range(n_frames)]
+        # Ethernet padding after the datagram never travels with the payload
+        frames[0] = frames[0] / Padding(b"\xee" * 24)
         wrpcap(inp, frames)
         pmd = PmdPeer(sock, inp, out, name=mode).start()
         ctl.wait("ports.0.link_up", 1)      # memif connected
@@ -55,5 +57,8 @@ def test_memif_fanout(mode):
         per.setdefault(p[IP].dst, []).append(bytes(p[UDP].payload))
         assert p[UDP].sport == PORT and p[IP].src == SVC4
     assert sorted(per) == sorted("10.0.2.%d" % (i + 2) for i in range(receivers))
+    built = [Ether(bytes(f)) for f in frames]
+    want = [bytes(f[UDP].payload)[:f[UDP].len - 8] for f in built]
+    assert len(want[0]) == 32 + 100
     for dst, payloads in per.items():
-        assert payloads == [bytes(f[UDP].payload) for f in frames], dst
+        assert payloads == want, dst

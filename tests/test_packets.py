@@ -5,6 +5,7 @@ Each test writes the frames it sends into a pcap, starts the dataplane with
 resumes RX, waits on the counters, stops the dataplane and reads exactly
 what it sent.
 """
+import errno
 import os
 import struct
 import time
@@ -434,3 +435,44 @@ def test_app_egress_budget_and_disabled_app():
     assert passed <= len(out) <= passed + 1      # + what refills while the burst runs
     assert drops(st) == {"app_egress_budget": 80 - len(out), "app_disabled": 1}
     assert st["apps"]["1"]["out_pkts"] == len(out) and st["apps"]["2"]["drops"] == 1
+
+
+def test_receiver_mtu_subscriber_role_and_endpoint_refusals():
+    big = b"B" * 1428          # UDP payload 1460: fits IPv4 (1488), not IPv6 (1508)
+    frames = [
+        frame(1, media(APP1, CH_X, mid(1), payload=big)),
+        frame(4, media(APP1, CH_X, mid(4))),          # role sub with every privilege: refused
+    ]
+    with Run("mtu_role", frames) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1)
+        r.member(APP1, CH_X, 2)                        # IPv4 receiver
+        r.member(APP1, CH_X, 3, local=SVC6)            # IPv6 receiver
+        r.member(APP1, CH_X, 4, role="sub")            # given PRIV_ALL, still a subscriber
+        # the source of every copy must be one of the port's service addresses
+        for local in ("10.0.0.99", "2001:db8::99"):
+            bad = r.ctl("member-add", *member_args(APP1, CH_X, mac=mac(9), ip=ip4(9) if "." in local
+                                                   else ip6(9), uport=40009, local=local))
+            assert bad["status"] == "refused" and bad["errno"] == errno.EADDRNOTAVAIL, bad
+        st = r.go()
+        out = r.finish()
+    assert drops(st) == {"receiver_mtu": 1, "privilege_denied": 1}
+    # the big frame reached the IPv4 receiver and subscriber 4, not the IPv6 one
+    assert sorted(p[IP].dst for p in out) == [ip4(2), ip4(4)]
+    assert all(len(bytes(p[UDP].payload)) == len(big) + 32 for p in out)
+
+
+def test_neighbour_advertisement_never_larger_than_the_solicitation():
+    ns = (Ether(src=mac(1), dst="33:33:ff:00:00:01") /
+          IPv6(src=ip6(1), dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt=SVC6))
+    with Run("na_size", [ns]) as r:
+        st = r.go()
+        out = r.finish()
+    assert st["nd_replies"] == 1 and len(out) == 1
+    na = out[0]
+    assert len(na) <= len(ns)
+    assert na[ICMPv6ND_NA].tgt == SVC6 and ICMPv6NDOptDstLLAddr not in na
+    q = Ether(bytes(na))
+    c = q[ICMPv6ND_NA].cksum
+    del q[ICMPv6ND_NA].cksum
+    assert Ether(bytes(q))[ICMPv6ND_NA].cksum == c

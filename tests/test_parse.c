@@ -1005,7 +1005,7 @@ test_drop_names(void **state)
 	assert_string_equal(rtr_drop_name(RTR_DROP_ETH_RUNT), "eth_runt");
 	assert_string_equal(rtr_drop_name(RTR_DROP_UDP_CKSUM), "udp_bad_checksum");
 	assert_string_equal(rtr_drop_name(RTR_DROP_JOIN_FIELDS), "join_bad_header");
-	assert_string_equal(rtr_drop_name(RTR_DROP_MAX - 1), "tx_frame_refused");
+	assert_string_equal(rtr_drop_name(RTR_DROP_MAX - 1), "receiver_mtu");
 	assert_string_equal(rtr_drop_name(RTR_DROP_MAX), "unknown");
 	assert_string_equal(rtr_drop_name(RTR_DROP_MAX + 1), "unknown");
 	assert_string_equal(rtr_drop_name(RTR_DROP_SLOTS), "unknown");

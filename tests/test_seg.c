@@ -1635,10 +1635,22 @@ test_stats_snapshot(void **state)
 	}
 	rtr_seg_stats_workers(rd, &sum);
 	s64 = (const uint64_t *)&sum;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* drops_total is not a worker counter: readers sum drops[] */
+		if (&s64[i] == &sum.drops_total)
+			continue;
 		assert_int_equal(s64[i], (uint64_t)(i + 1) * 1001);
+	}
 	assert_int_equal(sum.rx_pkts, 1001);
-	assert_int_equal(sum.drops_total, 14 * 1001);
+	{
+		uint64_t want = 0;
+		unsigned int k;
+
+		for (k = 0; k < RTR_DROP_SLOTS; k++)
+			want += sum.drops[k];
+		assert_int_equal(sum.drops_total, want);
+		assert_true(want > 0);
+	}
 	assert_int_equal(sum.drops[RTR_DROP_TX_FULL], (16 + RTR_DROP_TX_FULL + 1) * 1001ULL);
 
 	/* drop names from the segment = the library's list */
@@ -1647,7 +1659,7 @@ test_stats_snapshot(void **state)
 	assert_string_equal(rtr_seg_drop_name(rd, RTR_DROP_MAX), "unknown");
 	assert_string_equal(rtr_seg_drop_name(rd, RTR_DROP_SLOTS), "unknown");
 	assert_string_equal(rtr_seg_drop_name(rd, 0), "eth_runt");
-	assert_string_equal(rtr_seg_drop_name(rd, RTR_DROP_MAX - 1), "tx_frame_refused");
+	assert_string_equal(rtr_seg_drop_name(rd, RTR_DROP_MAX - 1), "receiver_mtu");
 
 	/* main block, ports, apps */
 	mp = rtr_stats_mainp(f->dp->stats);
