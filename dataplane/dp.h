@@ -111,7 +111,7 @@ struct rtr_member {
 	uint8_t state;			/* enum rtr_member_state */
 	uint8_t role;
 	uint8_t suite;
-	uint8_t pad0;
+	uint8_t reclaim_pending;	/* main: freed, grace period not over yet */
 	uint32_t app_index;
 	uint32_t chan_slot;
 	uint64_t channel_hash;

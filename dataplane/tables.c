@@ -103,6 +103,7 @@ dq_free(void *p, void *e, unsigned int n)
 			rte_free(ent[i].ptr);
 			break;
 		case DQ_MEMBER_SLOT:
+			dp->members[ent[i].idx].reclaim_pending = 0;
 			mfree_push(dp, ent[i].idx);
 			break;
 		case DQ_CHANNEL_SLOT:
@@ -254,13 +255,18 @@ rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep)
 			      memcmp(ep->local_ip, dp->cfg.ip[ep->port_id].ip6, 16) != 0)
 		return 0;
 	if (ep->family == 4) {
-		if (memcmp(ep->ip, zero, 4) == 0 || ep->ip[0] == 127 || ep->ip[0] >= 224)
+		/* this network, loopback, link-local, multicast, reserved, broadcast */
+		if (ep->ip[0] == 0 || ep->ip[0] == 127 || ep->ip[0] >= 224 ||
+		    (ep->ip[0] == 169 && ep->ip[1] == 254))
 			return 0;
 	} else if (ep->family == 6) {
 		static const uint8_t lo[16] = { [15] = 1 };
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
+		/* unspecified, loopback, IPv4-mapped, link-local, multicast */
 		if (memcmp(ep->ip, zero, 16) == 0 || memcmp(ep->ip, lo, 16) == 0 ||
-		    ep->ip[0] == 0xff)
+		    memcmp(ep->ip, mapped, 12) == 0 || ep->ip[0] == 0xff ||
+		    (ep->ip[0] == 0xfe && (ep->ip[1] & 0xc0) == 0x80))
 			return 0;
 	} else {
 		return 0;
@@ -410,6 +416,12 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 			return -EINVAL;
 		if (dp->members[slot].state != RTR_MS_FREE)
 			return -EEXIST;
+		/* a worker may still see the slot's last member */
+		if (dp->members[slot].reclaim_pending)
+			return -EBUSY;
+		/* generations only move forward: an old handle never comes back */
+		if (gen <= dp->members[slot].gen)
+			return -ESTALE;
 	} else {
 		if (dp->n_members >= dp->cfg.max_members || mfree_pop(dp, &slot) < 0)
 			return -ENOSPC;
@@ -443,6 +455,9 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	c = &dp->channels[cslot];
 
 	m = &dp->members[slot];
+	/* a re-installed slot's queued free-list entry is no longer current */
+	if (a->want_handle != 0)
+		m->free_epoch++;
 	m->gen = gen;
 	m->role = a->role;
 	m->suite = a->suite;
@@ -529,6 +544,7 @@ rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot)
 		 * member, but its state check stops every frame to it */
 		fanout_rebuild(dp, c);
 	}
+	m->reclaim_pending = 1;
 	defer(dp, DQ_MEMBER_SLOT, slot, NULL);
 	member_counts(dp);
 	return 0;

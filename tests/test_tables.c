@@ -2,10 +2,11 @@
  * Unit tests for the main-lcore tables (dataplane/tables.c): apps, members,
  * channels, fan-out lists and delayed slot reuse.
  *
- * The tables run on a real EAL (no hugepages, no PCI, no shared config
- * files: --in-memory is refused with --no-huge, which implies legacy
- * memory; one lcore) with a real stats segment, so rte_malloc, rte_hash and the RCU defer queue are
- * the ones the dataplane uses. No worker registers with the QSBR variable,
+ * The tables run on a real EAL (one lcore, no hugepages, no PCI, no shared
+ * config files: EAL refuses --in-memory with --no-huge, "Option
+ * --legacy-mem is not compatible with --in-memory") with a real stats
+ * segment, so rte_malloc, rte_hash and the RCU defer queue are the ones
+ * the dataplane uses. No worker registers with the QSBR variable,
  * so every grace period has ended by the time rtr_tables_reclaim() looks:
  * a deferred slot comes back exactly when the test calls it, which makes
  * delayed reuse deterministic.
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,6 +173,8 @@ tables_reset(void **state)
 	/* rtr_tables_init expects a zeroed dp: clear everything it owns */
 	memset(&dp->qs, 0, offsetof(struct rtr_dp, now_s) - offsetof(struct rtr_dp, qs));
 	memset(ms(), 0, sizeof(struct rtr_main_stats));
+	dp->n_ports = 1;
+	memset(&dp->cfg.ip[1], 0, sizeof(dp->cfg.ip[1]));
 	rc = rtr_tables_init(dp);
 	if (now != heap_base) {
 		fprintf(stderr, "test_tables: %zd bytes of rte_malloc heap still in use "
@@ -307,6 +311,29 @@ check_counts(uint32_t members, uint32_t pending, uint32_t channels)
 	assert_int_equal(s->channels, channels);
 }
 
+/* RFC 1071 sum of the source and destination addresses, folded to 16
+ * bits: the per-receiver part of the IPv4 and pseudo-header checksums. */
+static uint16_t
+ref_addr_sum(uint8_t family, const uint8_t *src, const uint8_t *dst)
+{
+	unsigned int i, alen = family == 4 ? 4 : 16;
+	uint64_t acc = 0;
+
+	for (i = 0; i < alen; i += 2)
+		acc += ((uint32_t)src[i] << 8 | src[i + 1]) + ((uint32_t)dst[i] << 8 | dst[i + 1]);
+	while (acc > 0xffff)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+static uint16_t
+fold32(uint32_t v)
+{
+	v = (v & 0xffff) + (v >> 16);
+	v = (v & 0xffff) + (v >> 16);
+	return (uint16_t)v;
+}
+
 /* The channel's receiver list holds exactly these member slots, each
  * receiver a faithful copy of its ACTIVE member. */
 static void
@@ -336,7 +363,6 @@ expect_fanout(uint32_t cslot, const uint32_t *slots, uint32_t n)
 		m = &rtr_dp.members[r->slot];
 		assert_int_equal(m->state, RTR_MS_ACTIVE);
 		assert_int_equal(m->chan_slot, cslot);
-		assert_int_equal(r->member_id, rtr_mid_make(r->slot, m->gen));
 		assert_int_equal(r->port_id, m->ep.port_id);
 		assert_int_equal(r->vlan, m->ep.vlan);
 		assert_int_equal(r->udp_port, m->ep.udp_port);
@@ -345,6 +371,8 @@ expect_fanout(uint32_t cslot, const uint32_t *slots, uint32_t n)
 		assert_memory_equal(r->ip, m->ep.ip, 16);
 		assert_memory_equal(r->local_ip, m->ep.local_ip, 16);
 		assert_int_equal(r->expire, m->token_expire);
+		assert_int_equal(fold32(r->addr_sum),
+				 ref_addr_sum(r->family, r->local_ip, r->ip));
 	}
 }
 
@@ -552,8 +580,8 @@ test_member_add(void **state)
 	/* PENDING by default; the ids are written out in full once */
 	member_msg(&a, APP1, CHAN_A, 1, false);
 	a.token_expire = 1700000000;
-	for (i = 0; i < RTR_N_PRIV_EXPIRE; i++)
-		a.priv_expire[i] = 1600000000 + i;
+	for (i = 1; i < RTR_N_PRIV_EXPIRE; i++)
+		a.priv_expire[i] = 1600000000 + i;	/* the join privilege's: none */
 	a.fps = 321;
 	a.bps = 654321;
 	assert_int_equal(add(&a, &r), 0);
@@ -705,6 +733,12 @@ test_member_add_endpoint(void **state)
 	expect_ep_refused(&ep, "240.0.0.1");
 	ep_init(&ep, 1); SET4(&ep, 255, 255, 255, 255);
 	expect_ep_refused(&ep, "255.255.255.255");
+	ep_init(&ep, 1); SET4(&ep, 0, 1, 2, 3);
+	expect_ep_refused(&ep, "0.1.2.3 (this network)");
+	ep_init(&ep, 1); SET4(&ep, 169, 254, 1, 1);
+	expect_ep_refused(&ep, "169.254.1.1 (link-local)");
+	ep_init(&ep, 1); SET4(&ep, 169, 253, 255, 255);
+	expect_ep_accepted(&ep, "169.253.255.255");
 
 	/* MACs: zero, multicast, broadcast */
 	ep_init(&ep, 1); memcpy(ep.mac, mac_zero, 6);
@@ -747,6 +781,21 @@ test_member_add_endpoint(void **state)
 	expect_ep_refused(&ep, "ff05::1:3");
 	ep_init6(&ep, 1); memcpy(ep.ip, svc_ip6, 16);
 	expect_ep_refused(&ep, "2001:db8::1 (ours)");
+	{
+		static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff, 10, 0, 0, 1 };
+		static const uint8_t ll[16] = { 0xfe, 0x80, [15] = 1 };
+		static const uint8_t ll_edge[16] = { 0xfe, 0xbf, [15] = 1 };
+		static const uint8_t not_ll[16] = { 0xfe, 0xc0, [15] = 1 };
+
+		ep_init6(&ep, 1); memcpy(ep.ip, mapped, 16);
+		expect_ep_refused(&ep, "::ffff:10.0.0.1 (IPv4-mapped)");
+		ep_init6(&ep, 1); memcpy(ep.ip, ll, 16);
+		expect_ep_refused(&ep, "fe80::1 (link-local)");
+		ep_init6(&ep, 1); memcpy(ep.ip, ll_edge, 16);
+		expect_ep_refused(&ep, "febf::1 (link-local)");
+		ep_init6(&ep, 1); memcpy(ep.ip, not_ll, 16);
+		expect_ep_accepted(&ep, "fec0::1");
+	}
 
 	/* the edges just inside */
 	ep_init(&ep, 1); ep.udp_port = 1024;
@@ -776,21 +825,113 @@ test_member_add_endpoint(void **state)
 	check_counts(0, 0, 0);
 }
 
-/* The address frames to the member are sent from must be one of ours. */
+/* The address copies to the member are sent from: a service address of
+ * the port the member is reached through, of the member's family. */
 static void
 test_member_add_local_ip(void **state)
 {
+	static const uint8_t port1_ip4[4] = { 10, 0, 1, 1 };
 	struct rtr_ep ep;
 
 	(void)state;
 	app_ok(APP1);
 	ep_init(&ep, 1);
 	memset(ep.local_ip, 0, sizeof(ep.local_ip));
+	expect_ep_refused(&ep, "local_ip 0.0.0.0");
 	ep.local_ip[0] = 192;
 	ep.local_ip[1] = 0;
 	ep.local_ip[2] = 2;
 	ep.local_ip[3] = 99;
 	expect_ep_refused(&ep, "local_ip 192.0.2.99 (not a service address)");
+	ep_init(&ep, 1);
+	memcpy(ep.local_ip, svc_ip6, 16);
+	expect_ep_refused(&ep, "IPv4 member, local_ip 2001:db8::1");
+	ep_init6(&ep, 1);
+	memset(ep.local_ip, 0, sizeof(ep.local_ip));
+	memcpy(ep.local_ip, svc_ip4, 4);
+	expect_ep_refused(&ep, "IPv6 member, local_ip 10.0.0.1");
+	ep_init6(&ep, 1);
+	ep.local_ip[15] = 2;
+	expect_ep_refused(&ep, "local_ip 2001:db8::2 (not a service address)");
+
+	/* a second port with an IPv4 address only (reset after the test) */
+	rtr_dp.n_ports = 2;
+	rtr_dp.cfg.ip[1].has_ip4 = 1;
+	memcpy(rtr_dp.cfg.ip[1].ip4, port1_ip4, 4);
+	ep_init(&ep, 1);
+	ep.port_id = 1;
+	expect_ep_refused(&ep, "port 1, local_ip 10.0.0.1 (port 0's)");
+	memcpy(ep.local_ip, port1_ip4, 4);
+	expect_ep_accepted(&ep, "port 1, local_ip 10.0.1.1");
+	ep.port_id = 0;
+	expect_ep_refused(&ep, "port 0, local_ip 10.0.1.1 (port 1's)");
+	ep_init6(&ep, 1);
+	ep.port_id = 1;
+	expect_ep_refused(&ep, "IPv6 member on port 1 (no IPv6 address)");
+	/* and port 1's address is ours as a destination too */
+	ep_init(&ep, 1);
+	memcpy(ep.ip, port1_ip4, 4);
+	expect_ep_refused(&ep, "10.0.1.1 (ours, port 1)");
+	ep_init(&ep, 1);
+	expect_ep_accepted(&ep, "port 0, local_ip 10.0.0.1");
+	check_counts(0, 0, 0);
+}
+
+/* A member lasts until its token or its join privilege expires, whichever
+ * comes first; the receiver list carries the same instant. */
+static void
+test_membership_expiry(void **state)
+{
+	static const struct {
+		uint64_t token, join, want;
+	} cases[] = {
+		{ 0, 0, 0 },
+		{ 1700000000, 0, 1700000000 },
+		{ 0, 1650000000, 1650000000 },
+		{ 1700000000, 1650000000, 1650000000 },
+		{ 1700000000, 1800000000, 1700000000 },
+		{ 1700000000, 1700000000, 1700000000 },
+	};
+	struct rtr_msg_member_update u;
+	struct rtr_msg_member_add a;
+	struct rtr_reply_member_add r, k;
+	const struct rtr_member *m;
+	unsigned int i;
+
+	(void)state;
+	app_ok(APP1);
+	for (i = 0; i < RTE_DIM(cases); i++) {
+		member_msg(&a, APP1, CHAN_A, 1 + i, true);
+		a.token_expire = cases[i].token;
+		a.priv_expire[0] = cases[i].join;
+		a.priv_expire[1] = 1;		/* publishing audio: not membership */
+		assert_int_equal(add(&a, &r), 0);
+		m = &rtr_dp.members[rtr_mid_slot(r.member_id)];
+		if (m->token_expire != cases[i].want)
+			fail_msg("add, token %" PRIu64 ", join %" PRIu64 ": expiry %" PRIu64
+				 ", expected %" PRIu64, cases[i].token, cases[i].join,
+				 m->token_expire, cases[i].want);
+		assert_memory_equal(m->priv_expire, a.priv_expire, sizeof(a.priv_expire));
+		EXPECT_FO(0, rtr_mid_slot(r.member_id));
+		assert_int_equal(rtr_member_del(&rtr_dp, r.handle), 0);
+		rtr_tables_reclaim(&rtr_dp);
+	}
+
+	k = add_ok(APP1, CHAN_A, 50, true);
+	m = &rtr_dp.members[rtr_mid_slot(k.member_id)];
+	for (i = 0; i < RTE_DIM(cases); i++) {
+		upd_init(&u, k.handle, RTR_UPD_EXPIRY);
+		u.token_expire = cases[i].token;
+		u.priv_expire[0] = cases[i].join;
+		u.priv_expire[2] = 2;
+		assert_int_equal(rtr_member_update(&rtr_dp, &u), 0);
+		if (m->token_expire != cases[i].want)
+			fail_msg("update, token %" PRIu64 ", join %" PRIu64 ": expiry %" PRIu64
+				 ", expected %" PRIu64, cases[i].token, cases[i].join,
+				 m->token_expire, cases[i].want);
+		assert_memory_equal(m->priv_expire, u.priv_expire, sizeof(u.priv_expire));
+		EXPECT_FO(0, rtr_mid_slot(k.member_id));
+	}
 }
 
 static void
@@ -844,7 +985,6 @@ test_member_add_params(void **state)
 
 	member_msg(&a, APP1, CHAN_A, 1, true);
 	a.privs = RTR_PRIV_ALL;
-	a.role = RTR_ROLE_SUBSCRIBER;
 	a.bps = BPS_MAX;
 	a.fps = FPS_MAX;
 	assert_int_equal(add(&a, &r), 0);
@@ -854,6 +994,16 @@ test_member_add_params(void **state)
 	assert_int_equal(rtr_dp.members[0].bps, BPS_MAX);
 	assert_int_equal(rtr_dp.members[0].fps, FPS_MAX);
 	check_counts(1, 0, 1);
+
+	/* a subscriber publishes nothing, whatever it was granted */
+	member_msg(&a, APP1, CHAN_A, 2, true);
+	a.privs = RTR_PRIV_ALL;
+	a.role = RTR_ROLE_SUBSCRIBER;
+	assert_int_equal(add(&a, &r), 0);
+	expect_member(&r, 1, 1);
+	assert_int_equal(rtr_dp.members[1].role, RTR_ROLE_SUBSCRIBER);
+	assert_int_equal(rtr_dp.members[1].privs, P_JOIN);
+	check_counts(2, 0, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1120,6 +1270,7 @@ test_want_handle(void **state)
 	const uint64_t h5 = rtr_handle_make(5, 0x123);
 	struct rtr_reply_member_add r, x;
 	struct rtr_msg_member_update u;
+	struct rtr_msg_member_add a;
 	uint32_t i;
 
 	(void)state;
@@ -1174,16 +1325,21 @@ test_want_handle(void **state)
 	assert_int_equal(rtr_member_del(&rtr_dp, h5), 0);
 	assert_int_equal(rtr_member_del(&rtr_dp, h5), -ENOENT);
 	check_counts(1 + RTE_DIM(normal), 0, 1);
+	/* no re-install into the slot until its grace period is over ... */
+	assert_int_equal(want(rtr_handle_make(5, 0x200), false, &x, 2), -EBUSY);
+	rtr_tables_reclaim(&rtr_dp);
+	/* ... and never with a generation that is not newer */
+	assert_int_equal(want(rtr_handle_make(5, 0x123), false, &x, 2), -ESTALE);
+	assert_int_equal(want(rtr_handle_make(5, 0x101), false, &x, 2), -ESTALE);
+	assert_int_equal(want(rtr_handle_make(5, 0x124), false, &x, 2), 0);
+	assert_int_equal(rtr_member_del(&rtr_dp, rtr_handle_make(5, 0x124)), 0);
+	rtr_tables_reclaim(&rtr_dp);
 
 	/* a refused re-install has no side effect */
-	{
-		struct rtr_msg_member_add a;
-
-		member_msg(&a, APP1, CHAN_A, 4, true);
-		a.want_handle = rtr_handle_make(41, 1);
-		a.suite = 1;
-		assert_int_equal(add(&a, &x), -ENOTSUP);
-	}
+	member_msg(&a, APP1, CHAN_A, 4, true);
+	a.want_handle = rtr_handle_make(41, 1);
+	a.suite = 1;
+	assert_int_equal(add(&a, &x), -ENOTSUP);
 	assert_int_equal(rtr_dp.members[41].state, RTR_MS_FREE);
 	assert_int_equal(rtr_dp.members[41].gen, 0);
 	check_counts(1 + RTE_DIM(normal), 0, 1);
@@ -1229,6 +1385,48 @@ test_want_handle_freed_slot_queues_last(void **state)
 	}
 	x = add_ok(APP1, CHAN_A, 100, true);
 	expect_member(&x, 5, 2);
+}
+
+/* Re-installs leave stale entries on the free FIFO; when they fill it, it
+ * is compacted, and the order of the free slots must survive that. */
+static void
+test_free_fifo_compaction(void **state)
+{
+	uint32_t order[MAX_MEMBERS], n = MAX_MEMBERS, i, j, slot, lcg = 12345;
+	uint32_t prev_n = rtr_dp.mfree_n, compactions = 0;
+	struct rtr_reply_member_add r;
+	uint64_t h;
+
+	(void)state;
+	app_ok(APP1);
+	for (i = 0; i < MAX_MEMBERS; i++)
+		order[i] = i;
+	for (i = 0; i < 5 * MAX_MEMBERS; i++) {
+		/* any free slot: it moves to the back of the queue */
+		lcg = lcg * 1103515245u + 12345u;
+		j = (lcg >> 16) % n;
+		slot = order[j];
+		memmove(&order[j], &order[j + 1], (n - j - 1) * sizeof(order[0]));
+		order[n - 1] = slot;
+		h = rtr_handle_make(slot, 1 + 2 * i);
+		assert_int_equal(want(h, i & 1, &r, 1 + i), 0);
+		assert_int_equal(r.handle, h);
+		assert_int_equal(rtr_member_del(&rtr_dp, h), 0);
+		rtr_tables_reclaim(&rtr_dp);
+		assert_true(rtr_dp.mfree_n <= rtr_dp.mfree_cap);
+		compactions += rtr_dp.mfree_n < prev_n;
+		prev_n = rtr_dp.mfree_n;
+	}
+	assert_true(compactions > 0);
+	check_counts(0, 0, 0);
+	for (i = 0; i < MAX_MEMBERS; i++) {
+		r = add_ok(APP1, CHAN_A, 1000 + i, true);
+		if (rtr_mid_slot(r.member_id) != order[i])
+			fail_msg("add #%u got slot %u, expected %u", i, rtr_mid_slot(r.member_id),
+				 order[i]);
+	}
+	assert_int_equal(add_rc(APP1, CHAN_A, 2000, true), -ENOSPC);
+	check_counts(MAX_MEMBERS, 0, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1345,8 +1543,8 @@ test_channels_full(void **state)
 static void
 test_member_update(void **state)
 {
-	static const uint64_t pexp[RTR_N_PRIV_EXPIRE] = { 11, 12, 13, 14 };
-	struct rtr_reply_member_add a, p;
+	static const uint64_t pexp[RTR_N_PRIV_EXPIRE] = { 0, 12, 13, 14 };
+	struct rtr_reply_member_add a, p, sub;
 	struct rtr_msg_member_add msg;
 	struct rtr_msg_member_update u;
 	const struct rtr_fanout *fo;
@@ -1422,6 +1620,18 @@ test_member_update(void **state)
 	assert_ptr_equal(rtr_dp.channels[0].fo, fo);
 	EXPECT_FO(0, 0);
 
+	/* a subscriber's update cannot grant publishing */
+	member_msg(&msg, APP1, CHAN_A, 3, false);
+	msg.role = RTR_ROLE_SUBSCRIBER;
+	msg.privs = P_JOIN;
+	assert_int_equal(add(&msg, &sub), 0);
+	expect_member(&sub, 2, 1);
+	upd_init(&u, sub.handle, RTR_UPD_PRIVS);
+	u.privs = RTR_PRIV_ALL;
+	assert_int_equal(rtr_member_update(&rtr_dp, &u), 0);
+	assert_int_equal(rtr_dp.members[2].privs, P_JOIN);
+	assert_int_equal(rtr_member_del(&rtr_dp, sub.handle), 0);
+
 	/* refused, and nothing applied */
 	upd_init(&u, a.handle, 1u << 3);
 	assert_int_equal(rtr_member_update(&rtr_dp, &u), -EINVAL);
@@ -1475,6 +1685,429 @@ test_member_update(void **state)
 	check_counts(2, 1, 1);
 }
 
+/* ------------------------------------------------------------------ */
+/* Random operations against a reference model.                       */
+
+/*
+ * The model states the contract: member slots come off one FIFO, freed
+ * slots join its tail only at reclaim (in the order they were freed), a
+ * re-installed slot leaves the FIFO; channel slots come off a stack,
+ * lowest first, freed ones pushed back at reclaim. Slot, generation and
+ * channel of every add are predicted exactly, and after every operation
+ * every table entry, receiver list, counter and gauge is compared.
+ *
+ * One case is kept out: a re-installed member deleted and its slot handed
+ * out again before a reclaim (test_want_handle_freed_slot_waits covers
+ * it), so such deletes are followed by a reclaim at once.
+ */
+#define R_OPS		20000
+#define R_APPS		3
+#define R_CHANS		5
+#define R_DEFER_MAX	(4 * (MAX_MEMBERS + MAX_CHANNELS))
+
+enum { D_MEMBER = 1, D_CHANNEL = 2 };
+
+struct r_member {
+	uint8_t state;
+	bool grace;		/* freed, waiting for reclaim */
+	bool reinstalled;	/* installed with want_handle */
+	uint32_t gen;
+	uint32_t app;
+	uint32_t cslot;
+	uint64_t handle;
+};
+
+struct r_channel {
+	bool in_use;
+	uint32_t app;
+	uint64_t hash;
+	uint32_t members;
+};
+
+static struct {
+	struct r_member m[MAX_MEMBERS];
+	struct r_channel c[MAX_CHANNELS];
+	bool app[MAX_APPS];
+	uint32_t fifo[MAX_MEMBERS], fifo_n;
+	uint32_t cstack[MAX_CHANNELS], cstack_n;
+	struct { uint32_t kind, idx; } dq[R_DEFER_MAX];
+	uint32_t dq_n;
+	uint32_t n_members, n_pending, n_channels;
+	bool reclaim_now;
+	uint64_t rnd;
+	/* coverage: how often each outcome was seen */
+	uint32_t n_ok, n_full, n_chan_full, n_reinstall;
+} md;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	/* xorshift64* */
+	md.rnd ^= md.rnd >> 12;
+	md.rnd ^= md.rnd << 25;
+	md.rnd ^= md.rnd >> 27;
+	return (uint32_t)((md.rnd * 2685821657736338717ull) >> 32) % n;
+}
+
+static uint64_t
+r_hash(uint32_t i)
+{
+	return 0xc0ffee0000000000ull | i;
+}
+
+static void
+r_fifo_remove(uint32_t slot)
+{
+	uint32_t i;
+
+	for (i = 0; i < md.fifo_n; i++)
+		if (md.fifo[i] == slot) {
+			memmove(&md.fifo[i], &md.fifo[i + 1], (md.fifo_n - i - 1) * sizeof(uint32_t));
+			md.fifo_n--;
+			return;
+		}
+}
+
+static void
+r_defer(uint32_t kind, uint32_t idx)
+{
+	assert_true(md.dq_n < R_DEFER_MAX);
+	md.dq[md.dq_n].kind = kind;
+	md.dq[md.dq_n].idx = idx;
+	md.dq_n++;
+}
+
+static void
+r_reclaim(void)
+{
+	uint32_t i;
+
+	rtr_tables_reclaim(&rtr_dp);
+	for (i = 0; i < md.dq_n; i++) {
+		uint32_t idx = md.dq[i].idx;
+
+		if (md.dq[i].kind == D_MEMBER) {
+			md.m[idx].grace = false;
+			md.fifo[md.fifo_n++] = idx;
+		} else {
+			md.cstack[md.cstack_n++] = idx;
+		}
+	}
+	md.dq_n = 0;
+	md.reclaim_now = false;
+}
+
+static int
+r_find_channel(uint32_t app, uint64_t hash)
+{
+	uint32_t i;
+
+	for (i = 0; i < MAX_CHANNELS; i++)
+		if (md.c[i].in_use && md.c[i].app == app && md.c[i].hash == hash)
+			return (int)i;
+	return -1;
+}
+
+static void
+r_delete(uint32_t slot)
+{
+	struct r_member *m = &md.m[slot];
+	struct r_channel *c = &md.c[m->cslot];
+
+	if (m->state == RTR_MS_PENDING)
+		md.n_pending--;
+	m->state = RTR_MS_FREE;
+	m->grace = true;
+	md.n_members--;
+	if (--c->members == 0) {
+		c->in_use = false;
+		md.n_channels--;
+		r_defer(D_CHANNEL, m->cslot);
+	}
+	r_defer(D_MEMBER, slot);
+	if (m->reinstalled) {
+		m->reinstalled = false;
+		md.reclaim_now = true;
+	}
+}
+
+/* The add the model expects; returns the expected status. */
+static int
+r_add(uint32_t app, uint64_t hash, bool active, uint64_t want_handle,
+      const struct rtr_reply_member_add *got, int rc)
+{
+	uint32_t slot, gen, cslot;
+	int ch, exp;
+
+	if (!md.app[app]) {
+		exp = -ENOENT;
+		goto out;
+	}
+	if (want_handle != 0) {
+		slot = (uint32_t)want_handle;
+		gen = (uint32_t)(want_handle >> 32);
+		if (md.m[slot].state != RTR_MS_FREE) {
+			exp = -EEXIST;
+			goto out;
+		}
+		/* its last member may still be seen by a worker */
+		if (md.m[slot].grace) {
+			exp = -EBUSY;
+			goto out;
+		}
+		/* generations never go back */
+		if (gen <= md.m[slot].gen) {
+			exp = -ESTALE;
+			goto out;
+		}
+	} else {
+		if (md.fifo_n == 0) {
+			md.n_full++;
+			exp = -ENOSPC;
+			goto out;
+		}
+		slot = md.fifo[0];
+		gen = md.m[slot].gen + 1;
+		if ((gen & RTR_MID_GEN_MASK) == 0)
+			gen++;
+	}
+	ch = r_find_channel(app, hash);
+	if (ch < 0 && md.cstack_n == 0) {
+		md.n_chan_full++;
+		/* the popped slot goes to the back */
+		if (want_handle == 0) {
+			r_fifo_remove(slot);
+			md.fifo[md.fifo_n++] = slot;
+		}
+		exp = -ENOSPC;
+		goto out;
+	}
+	if (ch < 0) {
+		cslot = md.cstack[--md.cstack_n];
+		md.c[cslot].in_use = true;
+		md.c[cslot].app = app;
+		md.c[cslot].hash = hash;
+		md.c[cslot].members = 0;
+		md.n_channels++;
+	} else {
+		cslot = (uint32_t)ch;
+	}
+	r_fifo_remove(slot);
+	md.m[slot].state = active ? RTR_MS_ACTIVE : RTR_MS_PENDING;
+	md.m[slot].gen = gen;
+	md.m[slot].app = app;
+	md.m[slot].cslot = cslot;
+	md.m[slot].handle = rtr_handle_make(slot, gen);
+	md.m[slot].reinstalled = want_handle != 0;
+	md.c[cslot].members++;
+	md.n_members++;
+	md.n_pending += !active;
+	md.n_ok++;
+	md.n_reinstall += want_handle != 0;
+	if (rc != 0)
+		fail_msg("add (app %u, want 0x%" PRIx64 "): %d, expected slot %u gen 0x%x",
+			 app, want_handle, rc, slot, gen);
+	expect_member(got, slot, gen);
+	assert_int_equal(got->channel_slot, cslot);
+	return 0;
+out:
+	if (rc != exp)
+		fail_msg("add (app %u, want 0x%" PRIx64 "): %d, expected %d",
+			 app, want_handle, rc, exp);
+	return exp;
+}
+
+static void
+r_check(void)
+{
+	uint32_t rcv[MAX_MEMBERS], apps[MAX_APPS] = { 0 };
+	uint32_t i, j, n;
+
+	check_counts(md.n_members, md.n_pending, md.n_channels);
+	for (i = 0; i < MAX_MEMBERS; i++) {
+		const struct rtr_member *m = &rtr_dp.members[i];
+
+		assert_int_equal(m->state, md.m[i].state);
+		if (md.m[i].state == RTR_MS_FREE)
+			continue;
+		assert_int_equal(m->gen, md.m[i].gen);
+		assert_int_equal(m->app_index, md.m[i].app);
+		assert_int_equal(m->chan_slot, md.m[i].cslot);
+		assert_int_equal(m->channel_hash, md.c[md.m[i].cslot].hash);
+		apps[md.m[i].app]++;
+	}
+	for (i = 1; i < MAX_APPS; i++) {
+		assert_int_equal(rtr_dp.apps[i].in_use, md.app[i]);
+		assert_int_equal(rtr_dp.apps[i].members, apps[i]);
+	}
+	for (i = 0; i < MAX_CHANNELS; i++) {
+		if (!md.c[i].in_use) {
+			expect_channel_free(i);
+			continue;
+		}
+		expect_channel(i, md.c[i].app, md.c[i].hash, md.c[i].members);
+		for (j = 0, n = 0; j < MAX_MEMBERS; j++)
+			if (md.m[j].state == RTR_MS_ACTIVE && md.m[j].cslot == i)
+				rcv[n++] = j;
+		expect_fanout(i, rcv, n);
+	}
+}
+
+static uint32_t
+r_pick(uint8_t state)
+{
+	uint32_t i, s = rnd(MAX_MEMBERS);
+
+	for (i = 0; i < MAX_MEMBERS; i++, s = (s + 1) % MAX_MEMBERS)
+		if (state == RTR_MS_FREE ? md.m[s].state == RTR_MS_FREE :
+		    state == 0xff ? md.m[s].state != RTR_MS_FREE : md.m[s].state == state)
+			return s;
+	return UINT32_MAX;
+}
+
+static void
+test_random_ops(void **state)
+{
+	struct rtr_reply_member_add r;
+	struct rtr_msg_member_add a;
+	struct rtr_msg_member_update u;
+	struct rtr_msg_app_set as;
+	uint32_t op, i, k, slot, gen;
+	int rc;
+
+	(void)state;
+	memset(&md, 0, sizeof(md));
+	md.rnd = 0x9e3779b97f4a7c15ull;
+	for (i = 0; i < MAX_MEMBERS; i++)
+		md.fifo[i] = i;
+	md.fifo_n = MAX_MEMBERS;
+	for (i = 0; i < MAX_CHANNELS; i++)
+		md.cstack[i] = MAX_CHANNELS - 1 - i;
+	md.cstack_n = MAX_CHANNELS;
+	for (i = 1; i <= R_APPS - 1; i++) {
+		app_ok(i);
+		md.app[i] = true;
+	}
+
+	for (op = 0; op < R_OPS; op++) {
+		k = rnd(100);
+		/* alternate phases: grow until the table is full, then shrink */
+		if ((op / 1000) % 2 == 0 && k >= 45 && k < 65 && rnd(5) != 0)
+			k = 0;
+		if (k < 35) {
+			uint32_t app = 1 + rnd(R_APPS);
+			bool active = rnd(2);
+
+			member_msg(&a, app, r_hash(rnd(R_CHANS)), 1 + rnd(200), active);
+			rc = add(&a, &r);
+			r_add(app, a.channel_hash, active, 0, &r, rc);
+		} else if (k < 40) {
+			/* re-install at a free slot: refused during its grace period
+			 * and with a generation that is not newer */
+			slot = r_pick(RTR_MS_FREE);
+			if (slot == UINT32_MAX)
+				continue;
+			gen = (uint32_t)rnd(1u << 31) * 2 + 1;
+			member_msg(&a, 1 + rnd(R_APPS), r_hash(rnd(R_CHANS)), 1 + rnd(200),
+				   rnd(2));
+			a.want_handle = rtr_handle_make(slot, gen);
+			rc = add(&a, &r);
+			r_add(a.app_index, a.channel_hash, a.flags & RTR_MEMBER_F_ACTIVE,
+			      a.want_handle, &r, rc);
+		} else if (k < 45) {
+			/* re-install over a live member */
+			slot = r_pick(0xff);
+			if (slot == UINT32_MAX)
+				continue;
+			member_msg(&a, 1, r_hash(0), 1, true);
+			a.want_handle = rtr_handle_make(slot, 1);
+			assert_int_equal(add(&a, &r), md.app[1] ? -EEXIST : -ENOENT);
+		} else if (k < 65) {
+			slot = r_pick(0xff);
+			if (slot == UINT32_MAX)
+				continue;
+			if (rnd(4) == 0) {
+				assert_int_equal(rtr_member_del_slot(&rtr_dp, slot), 0);
+			} else {
+				/* a stale generation first */
+				assert_int_equal(rtr_member_del(&rtr_dp, md.m[slot].handle +
+								(1ull << 32)), -ENOENT);
+				assert_int_equal(rtr_member_del(&rtr_dp, md.m[slot].handle), 0);
+			}
+			r_delete(slot);
+		} else if (k < 75) {
+			slot = r_pick(RTR_MS_PENDING);
+			if (slot == UINT32_MAX)
+				continue;
+			assert_int_equal(rtr_member_activate(&rtr_dp, slot, md.m[slot].gen + 1),
+					 -ENOENT);
+			assert_int_equal(rtr_member_activate(&rtr_dp, slot, md.m[slot].gen), 0);
+			md.m[slot].state = RTR_MS_ACTIVE;
+			md.n_pending--;
+		} else if (k < 83) {
+			slot = r_pick(0xff);
+			if (slot == UINT32_MAX)
+				continue;
+			upd_init(&u, md.m[slot].handle, rnd(8));
+			u.privs = P_JOIN | (rnd(2) ? P_VIDEO : 0);
+			u.token_expire = rnd(3) ? 0 : 1700000000 + rnd(1000);
+			u.fps = rnd(1000);
+			u.bps = rnd(100000);
+			assert_int_equal(rtr_member_update(&rtr_dp, &u), 0);
+			if (u.what & RTR_UPD_EXPIRY)
+				assert_int_equal(rtr_dp.members[slot].token_expire, u.token_expire);
+			if (u.what & RTR_UPD_RATE)
+				assert_int_equal(rtr_dp.members[slot].fps, u.fps);
+		} else if (k < 93) {
+			r_reclaim();
+		} else if (k < 96) {
+			/* delete an app: ascending slots, as rtr_app_del walks them */
+			uint32_t app = 1 + rnd(R_APPS);
+
+			assert_int_equal(rtr_app_del(&rtr_dp, app), md.app[app] ? 0 : -ENOENT);
+			if (md.app[app])
+				for (i = 0; i < MAX_MEMBERS; i++)
+					if (md.m[i].state != RTR_MS_FREE && md.m[i].app == app)
+						r_delete(i);
+			md.app[app] = false;
+		} else {
+			uint32_t app = 1 + rnd(R_APPS);
+
+			app_msg(&as, app, rnd(2));
+			assert_int_equal(rtr_app_set(&rtr_dp, &as), 0);
+			md.app[app] = true;
+		}
+		if (md.reclaim_now || md.dq_n > R_DEFER_MAX / 2)
+			r_reclaim();
+		r_check();
+	}
+	print_message("%u adds (%u re-installs), %u refused full, %u refused for channels\n",
+		      md.n_ok, md.n_reinstall, md.n_full, md.n_chan_full);
+	assert_true(md.n_ok > R_OPS / 5);
+	assert_true(md.n_reinstall > 100);
+	assert_true(md.n_full > 100);
+	assert_true(md.n_chan_full > 100);
+	/* everything went somewhere: delete all, reclaim, fill up */
+	for (i = 0; i < MAX_MEMBERS; i++)
+		if (md.m[i].state != RTR_MS_FREE) {
+			assert_int_equal(rtr_member_del(&rtr_dp, md.m[i].handle), 0);
+			r_delete(i);
+		}
+	r_reclaim();
+	r_check();
+	assert_int_equal(md.fifo_n, MAX_MEMBERS);
+	assert_int_equal(md.cstack_n, MAX_CHANNELS);
+	app_ok(APP1);
+	md.app[APP1] = true;
+	for (i = 0; i < MAX_MEMBERS; i++) {
+		member_msg(&a, APP1, CHAN_A, 1 + i, true);
+		rc = add(&a, &r);
+		r_add(APP1, CHAN_A, true, 0, &r, rc);
+	}
+	assert_int_equal(add_rc(APP1, CHAN_A, 300, true), -ENOSPC);
+	r_check();
+}
+
 int
 main(void)
 {
@@ -1485,6 +2118,7 @@ main(void)
 		cmocka_unit_test_teardown(test_member_add_endpoint, tables_reset),
 		cmocka_unit_test_teardown(test_member_add_local_ip, tables_reset),
 		cmocka_unit_test_teardown(test_member_add_params, tables_reset),
+		cmocka_unit_test_teardown(test_membership_expiry, tables_reset),
 		cmocka_unit_test_teardown(test_channels_fanout, tables_reset),
 		cmocka_unit_test_teardown(test_slot_reuse_generation, tables_reset),
 		cmocka_unit_test_teardown(test_slot_fifo_order, tables_reset),
@@ -1492,9 +2126,11 @@ main(void)
 		cmocka_unit_test_teardown(test_want_handle, tables_reset),
 		cmocka_unit_test_teardown(test_want_handle_freed_slot_waits, tables_reset),
 		cmocka_unit_test_teardown(test_want_handle_freed_slot_queues_last, tables_reset),
+		cmocka_unit_test_teardown(test_free_fifo_compaction, tables_reset),
 		cmocka_unit_test_teardown(test_members_full, tables_reset),
 		cmocka_unit_test_teardown(test_channels_full, tables_reset),
 		cmocka_unit_test_teardown(test_member_update, tables_reset),
+		cmocka_unit_test_teardown(test_random_ops, tables_reset),
 	};
 
 	return cmocka_run_group_tests_name("rtr_tables", tests, group_setup, group_teardown)

@@ -181,7 +181,9 @@ refusal(int rc)
 	case -ENOTSUP:
 		return "not supported by this dataplane (encrypted members)";
 	case -EBUSY:
-		return "busy: too many pending requests";
+		return "busy: too many pending requests, or the slot's grace period is not over";
+	case -ESTALE:
+		return "stale handle: that slot has a newer generation";
 	case -EAGAIN:
 		return "ring full: try again";
 	case -ENOBUFS:
