@@ -35,7 +35,7 @@ static int
 is_invalid(int status)
 {
 	return status == -EINVAL || status == -ERANGE || status == -EPROTONOSUPPORT ||
-	       status == -EOPNOTSUPP;
+	       status == -ENOSYS;
 }
 
 static void
@@ -94,6 +94,8 @@ tx_frame(struct rtr_dp *dp, const struct rtr_msg_tx_frame *f)
 	m = rte_pktmbuf_alloc(dp->pool);
 	if (m == NULL)
 		return -ENOBUFS;
+	if (f->len + 8u + (f->family == 4 ? 20u : 40u) > port->mtu)
+		return -EMSGSIZE;
 	hlen = rtr_l2l4_len(f->vlan, f->family);
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hlen + f->len));
 	if (d == NULL) {
@@ -272,7 +274,7 @@ dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 		rc = 0;
 		break;
 	default:
-		rc = -EOPNOTSUPP;
+		rc = -ENOSYS;	/* unknown message: -ENOTSUP is "valid but not here" */
 		break;
 	}
 	reply(dp, m->context, m->msg_id, m->seq, rc, NULL, 0);

@@ -509,8 +509,8 @@ rtr_seg_attach(const char *instance, unsigned int flags, struct rtr_seg **out)
 			rc = -EPROTO;
 			goto out_unmap;
 		}
-		if (!pid_alive(h->dp_pid)) {
-			rc = -ESRCH;
+		if (!pid_alive(h->dp_pid) || h->dp_start != proc_start_time((pid_t)h->dp_pid)) {
+			rc = -ESRCH;	/* gone, or its pid now belongs to another process */
 			goto out_unmap;
 		}
 		seg->generation = h->generation;

@@ -319,15 +319,16 @@ rtr_app_del(struct rtr_dp *dp, uint32_t app_index)
 	return 0;
 }
 
-/* Rebuild a channel's receiver array from its ACTIVE members. */
+/* Rebuild a channel's receiver array from its ACTIVE members, and `also`
+ * (a member being activated; NONE for none). */
 static int
-fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
+fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c, uint32_t also)
 {
 	struct rtr_fanout *fo = NULL, *old;
 	uint32_t s, n = 0;
 
 	for (s = c->head; s != NONE; s = dp->members[s].next)
-		n += dp->members[s].state == RTR_MS_ACTIVE;
+		n += dp->members[s].state == RTR_MS_ACTIVE || s == also;
 	if (n > 0) {
 		fo = rte_malloc("rtr_fanout", sizeof(*fo) + (size_t)n * sizeof(struct rtr_rcv),
 				RTE_CACHE_LINE_SIZE);
@@ -338,7 +339,7 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
 			const struct rtr_member *m = &dp->members[s];
 			struct rtr_rcv *r;
 
-			if (m->state != RTR_MS_ACTIVE)
+			if (m->state != RTR_MS_ACTIVE && s != also)
 				continue;
 			r = &fo->r[fo->n++];
 			memset(r, 0, sizeof(*r));
@@ -359,6 +360,25 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c)
 	if (old != NULL)
 		defer(dp, DQ_FANOUT, 0, old);
 	return 0;
+}
+
+/* Set one receiver's expiry in place: a single 8-byte store, which a
+ * worker reading the entry sees either before or after. */
+static void
+fanout_set_expire(struct rtr_channel *c, uint32_t slot, uint64_t expire)
+{
+	struct rtr_fanout *fo = c->fo;
+	uint32_t i;
+
+	for (i = 0; fo != NULL && i < fo->n; i++)
+		if (fo->r[i].slot == slot)
+			__atomic_store_n(&fo->r[i].expire, expire, __ATOMIC_RELEASE);
+}
+
+static void
+fanout_expire_entry(struct rtr_channel *c, uint32_t slot)
+{
+	fanout_set_expire(c, slot, 1);	/* 1970: always past */
 }
 
 static void
@@ -485,7 +505,7 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	dp->n_members++;
 	if (a->flags & RTR_MEMBER_F_ACTIVE) {
 		__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
-		rc = fanout_rebuild(dp, c);
+		rc = fanout_rebuild(dp, c, NONE);
 		if (rc < 0) {
 			rtr_member_del_slot(dp, slot);
 			return rc;
@@ -539,10 +559,11 @@ rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot)
 			defer(dp, DQ_FANOUT, 0, old);
 		defer(dp, DQ_CHANNEL_SLOT, m->chan_slot, NULL);
 		dp->n_channels--;
-	} else if (was == RTR_MS_ACTIVE) {
-		/* on allocation failure keep the old list: it still holds the
-		 * member, but its state check stops every frame to it */
-		fanout_rebuild(dp, c);
+	} else if (was == RTR_MS_ACTIVE && fanout_rebuild(dp, c, NONE) < 0) {
+		/* no memory for a new list: in the old one, mark the member's
+		 * entry expired (one atomic store a worker sees whole), so no
+		 * copy goes to it while the list lives on */
+		fanout_expire_entry(c, slot);
 	}
 	m->reclaim_pending = 1;
 	defer(dp, DQ_MEMBER_SLOT, slot, NULL);
@@ -601,9 +622,9 @@ rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u)
 				 __ATOMIC_RELEASE);
 		for (i = 0; i < RTR_N_PRIV_EXPIRE; i++)
 			__atomic_store_n(&m->priv_expire[i], u->priv_expire[i], __ATOMIC_RELEASE);
-		/* receivers carry their expiry in the fan-out list */
+		/* receivers carry their expiry in the fan-out list: patch it there */
 		if (m->state == RTR_MS_ACTIVE)
-			fanout_rebuild(dp, &dp->channels[m->chan_slot]);
+			fanout_set_expire(&dp->channels[m->chan_slot], slot, m->token_expire);
 	}
 	if (u->what & RTR_UPD_RATE) {
 		__atomic_store_n(&m->fps, u->fps, __ATOMIC_RELEASE);
@@ -623,12 +644,11 @@ rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
 	m = &dp->members[slot];
 	if (m->state != RTR_MS_PENDING || m->gen != gen)
 		return -ENOENT;	/* deleted or already active meanwhile */
-	__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
-	if (fanout_rebuild(dp, &dp->channels[m->chan_slot]) < 0) {
-		/* stays PENDING; the caller lets its next KEEPALIVE try again */
-		__atomic_store_n(&m->state, RTR_MS_PENDING, __ATOMIC_RELEASE);
+	/* the new list first: until it is published the member stays PENDING,
+	 * and on failure it simply stays so (its next KEEPALIVE tries again) */
+	if (fanout_rebuild(dp, &dp->channels[m->chan_slot], slot) < 0)
 		return -ENOMEM;
-	}
+	__atomic_store_n(&m->state, RTR_MS_ACTIVE, __ATOMIC_RELEASE);
 	dp->n_pending--;
 	member_counts(dp);
 	return 0;

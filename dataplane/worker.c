@@ -497,10 +497,6 @@ do_ns(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint
 	uint32_t want = p->l4_off + na_len;
 	uint16_t c;
 
-	if (want > m->data_len && rte_pktmbuf_append(m, (uint16_t)(want - m->data_len)) == NULL) {
-		drop_pkt(w, m, RTR_DROP_NO_MBUF);
-		return;
-	}
 	if (want < m->data_len)
 		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - want));
 	memcpy(d, d + 6, 6);

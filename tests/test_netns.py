@@ -154,7 +154,8 @@ def test_churn_keeps_stable_members_whole():
         sender.wait(60)
         ctl.wait("media_in", total)
         # a marker through the same path: once captured, everything before it is
-        add(ctl, n, 49999, 100)
+        ctl.ok("member-add", *member_args(APP, CHAN, mac=n.cl_mac, ip=CL4, uport=49999,
+                                          local=SVC4))
         marker = media(APP, CHAN, (1 << 22) | 1, counter=0, payload=b"end")
         n.run_agent("send", "--sport", 41001, "--dst", SVC4, "--frames", marker.hex())
 

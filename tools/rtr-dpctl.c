@@ -180,6 +180,10 @@ refusal(int rc)
 		return "rate out of range";
 	case -ENOTSUP:
 		return "not supported by this dataplane (encrypted members)";
+	case -ENOSYS:
+		return "unknown command for this dataplane";
+	case -EMSGSIZE:
+		return "frame larger than the port's MTU";
 	case -EBUSY:
 		return "busy: too many pending requests, or the slot's grace period is not over";
 	case -ESTALE:
