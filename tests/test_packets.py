@@ -476,3 +476,37 @@ def test_neighbour_advertisement_never_larger_than_the_solicitation():
     c = q[ICMPv6ND_NA].cksum
     del q[ICMPv6ND_NA].cksum
     assert Ether(bytes(q))[ICMPv6ND_NA].cksum == c
+
+
+def test_dump_pages_through_every_table():
+    with Run("dump", [frame(9, b"")], args=["--max-members", "256"]) as r:
+        for app in (1, 2, 3):
+            r.ctl.ok("app-set", app, "fps=%d" % (100 * app))
+        handles = set()
+        for i in range(1, 41):          # 40 members: three pages of 15
+            handles.add(r.member(1 + i % 3, 0x100 + i % 5, i)["handle"])
+        members = r.ctl.ok("dump", "members")["members"]
+        channels = r.ctl.ok("dump", "channels")["channels"]
+        apps = r.ctl.ok("dump", "apps")["apps"]
+        r.go()
+        r.finish()
+    assert {m["handle"] for m in members} == handles and len(members) == 40
+    assert sorted((a["app"], a["members"], a["fps"]) for a in apps) == [
+        (1, 13, 100), (2, 14, 200), (3, 13, 300)]
+    assert sum(c["members"] for c in channels) == 40
+    assert len({(c["app"], c["chan"]) for c in channels}) == len(channels) == 15
+
+
+def test_idle_members_are_removed_and_reported():
+    with Run("idle", [frame(9, b"")], args=["--idle-timeout", "1"]) as r:
+        r.ctl.ok("app-set", APP1)
+        r.member(APP1, CH_X, 1)
+        r.member(APP1, CH_X, 2, active=False)
+        r.go()
+        r.ctl.wait("main.members_removed_idle", 2)
+        notes = r.ctl.ok("notify")["items"]
+        left = r.ctl.ok("dump", "members")["members"]
+        chans = r.ctl.ok("dump", "channels")["channels"]
+        r.finish()
+    assert sorted((n["type"], n["member_id"]) for n in notes) == [(1, mid(1)), (1, mid(2))]
+    assert left == [] and chans == []     # the channel went with its last member
