@@ -340,6 +340,19 @@ fill_ep(struct kv *kv, int n, struct rtr_ep *ep, json_t **out)
 	return 0;
 }
 
+/* pexp=A,V,W,D: expiries (unix s) of the join, audio, video and data privileges */
+static void
+parse_pexp(const char *s, uint64_t *pexp)
+{
+	char buf[128], *tok, *save = NULL;
+	int i = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok && i < RTR_N_PRIV_EXPIRE;
+	     tok = strtok_r(NULL, ",", &save))
+		num(tok, &pexp[i++]);
+}
+
 static int
 cmd_member_add(int argc, char **argv, json_t **out)
 {
@@ -370,15 +383,8 @@ cmd_member_add(int argc, char **argv, json_t **out)
 		num(kv_get(kv, n, "token"), &a.path_token);
 	if (kv_get(kv, n, "expire"))
 		num(kv_get(kv, n, "expire"), &a.token_expire);
-	if (kv_get(kv, n, "pexp")) {
-		char buf[128], *tok, *save = NULL;
-		int i = 0;
-
-		snprintf(buf, sizeof(buf), "%s", kv_get(kv, n, "pexp"));
-		for (tok = strtok_r(buf, ",", &save); tok && i < RTR_N_PRIV_EXPIRE;
-		     tok = strtok_r(NULL, ",", &save))
-			num(tok, &a.priv_expire[i++]);
-	}
+	if (kv_get(kv, n, "pexp"))
+		parse_pexp(kv_get(kv, n, "pexp"), a.priv_expire);
 	if (kv_get(kv, n, "fps") && num(kv_get(kv, n, "fps"), &v) == 0)
 		a.fps = (uint32_t)v;
 	if (kv_get(kv, n, "bps"))
@@ -419,13 +425,7 @@ cmd_member_update(int argc, char **argv, json_t **out)
 	if (kv_get(kv, n, "expire") && num(kv_get(kv, n, "expire"), &u.token_expire) == 0)
 		u.what |= RTR_UPD_EXPIRY;
 	if (kv_get(kv, n, "pexp")) {
-		char buf[128], *tok, *save = NULL;
-		int i = 0;
-
-		snprintf(buf, sizeof(buf), "%s", kv_get(kv, n, "pexp"));
-		for (tok = strtok_r(buf, ",", &save); tok && i < RTR_N_PRIV_EXPIRE;
-		     tok = strtok_r(NULL, ",", &save))
-			num(tok, &u.priv_expire[i++]);
+		parse_pexp(kv_get(kv, n, "pexp"), u.priv_expire);
 		u.what |= RTR_UPD_EXPIRY;
 	}
 	if (kv_get(kv, n, "fps") && num(kv_get(kv, n, "fps"), &v) == 0) {
