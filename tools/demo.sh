@@ -67,8 +67,9 @@ s = json.load(sys.stdin)
 for k, v in s["drops"].items():
     if v:
         print("   %-28s %d" % (k, v))
-print("   media_in %d  media_out %d  (fan-out %.1f)" % (s["media_in"], s["media_out"],
-      s["media_out"] / max(s["media_in"], 1)))
+print("   media_in %d  media_out %d  (fan-out %.1f), worker busy cycles per copy sent %.0f"
+      % (s["media_in"], s["media_out"], s["media_out"] / max(s["media_in"], 1),
+         s["busy_cycles"] / max(s["media_out"], 1)))
 print("   (the forged frames are refused by name; tx_full counts copies the demo sink,")
 print("    testpmd on the shared CPU 0, could not take: the dataplane outruns it)")'
 
