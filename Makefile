@@ -8,7 +8,7 @@
 SHELL    := /bin/bash
 CC       ?= gcc
 CLANG    ?= clang
-PKGS     := libdpdk libcrypto libbpf jansson
+PKGS     := libdpdk libcrypto libbpf jansson zlib sqlite3
 BUILD    ?= build
 ifeq ($(SANITIZE),1)
 BUILD    := build/san
@@ -26,9 +26,14 @@ DP_SRCS  := dataplane/main.c dataplane/cmd.c dataplane/tables.c dataplane/worker
             dataplane/tx.c
 LIB_SRCS := dataplane/seg.c dataplane/parse.c
 HDRS     := $(wildcard dataplane/*.h)
+# Token library (control plane: OpenSSL + zlib, no EAL)
+CRYPTO_SRCS := $(wildcard crypto/*.c)
+CRYPTO_HDRS := $(wildcard crypto/*.h)
+CRYPTO_OBJS := $(CRYPTO_SRCS:%.c=$(BUILD)/obj/%.o)
 
-BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl
-TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables
+BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl
+TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
+            $(BUILD)/test_token
 
 .PHONY: all test unit pytest fuzz demo clean setup
 all: $(BINS) $(TESTBINS)
@@ -42,11 +47,32 @@ $(BUILD)/librtrseg.a: $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@echo "  AR      $@"
 	@ar rcs $@ $^
 
+$(BUILD)/librtrcrypto.a: $(CRYPTO_OBJS)
+	@echo "  AR      $@"
+	@ar rcs $@ $^
+
+$(CRYPTO_OBJS) $(BUILD)/obj/tests/test_token.o: $(CRYPTO_HDRS)
+$(BUILD)/obj/tests/test_token.o: CFLAGS += -Icrypto
+
 $(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
+CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c
+CTLD_OBJS := $(CTLD_SRCS:%.c=$(BUILD)/obj/%.o)
+$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol
+$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS)
+
+$(BUILD)/rtr-controld: $(CTLD_OBJS) $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rtrctl: $(BUILD)/obj/control/rtrctl.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -63,6 +89,10 @@ $(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/ta
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(BUILD)/test_token: $(BUILD)/obj/tests/test_token.o $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 # libFuzzer needs clang; the parser has no DPDK dependency.
 $(BUILD)/fuzz_parse: tests/fuzz_parse.c dataplane/parse.c $(HDRS)
 	@mkdir -p $(BUILD)
@@ -76,6 +106,7 @@ unit: all
 	$(BUILD)/test_parse
 	$(BUILD)/test_seg
 	$(BUILD)/test_tables
+	$(BUILD)/test_token
 
 pytest: all
 	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/

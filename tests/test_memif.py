@@ -42,6 +42,7 @@ def test_memif_fanout(mode):
         ctl.wait("ports.0.link_up", 1)      # memif connected
         pmd.cmd_("start")
         ctl.wait("rx_pkts", n_frames)
+        ctl.ok("sync")      # a grace period: every frame taken in is handled
         assert ctl.stats()["media_in"] == n_frames, drops(ctl.stats())
         pmd.wait_tx(1, n_frames * receivers)
         st = ctl.stats()

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * rtr-controld: the control-plane daemon. Attaches to one dataplane's
+ * segments (and waits while it is away), keeps apps and members in its
+ * store, serves JOINs from the punt ring, follows the notify ring, and
+ * answers rtrctl on a Unix socket. Forwarding never depends on it: the
+ * dataplane keeps forwarding while this process is down.
+ *
+ *   rtr-controld [--instance NAME] [--db PATH] [--socket PATH] [--region CODE]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "controld.h"
+
+#define ATTACH_RETRY_MS		200
+
+static struct ctld ctld;
+
+uint64_t
+ctld_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+}
+
+void
+ctld_log(struct ctld *d, const char *fmt, ...)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	va_list ap;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	fprintf(stderr, "%s rtr-controld[%s]: ", ts, d->instance);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Addresses, uids and channel names appear in logs only as a keyed hash. */
+const char *
+ctld_mask(struct ctld *d, const void *data, size_t len, char *buf)
+{
+	uint8_t md[32];
+	unsigned int n = sizeof(md), i;
+
+	HMAC(EVP_sha256(), d->log_key, sizeof(d->log_key), data, len, md, &n);
+	for (i = 0; i < 6; i++)
+		sprintf(buf + 2 * i, "%02x", md[i]);
+	return buf;
+}
+
+struct ctld_app *
+ctld_app_by_id(struct ctld *d, const char *app_id)
+{
+	unsigned int i;
+
+	for (i = 1; i < CTLD_MAX_APPS; i++)
+		if (d->apps[i].in_use && strcasecmp(d->apps[i].app_id, app_id) == 0)
+			return &d->apps[i];
+	return NULL;
+}
+
+static void
+dp_lost(struct ctld *d, const char *why)
+{
+	if (d->seg == NULL)
+		return;
+	ctld_log(d, "dataplane %s: waiting for it", why);
+	rtr_seg_detach(d->seg);
+	d->seg = NULL;
+}
+
+int
+ctld_dp_call(struct ctld *d, uint16_t msg, const void *body, size_t len, struct rtr_reply *r)
+{
+	int rc;
+
+	if (d->seg == NULL)
+		return -ENOTCONN;
+	rc = rtr_seg_call(d->seg, msg, body, len, r, 1000);
+	if (rc == -ETIMEDOUT || rc == -ESRCH)
+		dp_lost(d, rc == -ESRCH ? "gone" : "not answering");
+	return rc;
+}
+
+int
+ctld_dp_app_set(struct ctld *d, const struct ctld_app *a)
+{
+	struct rtr_msg_app_set s;
+	struct rtr_reply r;
+
+	memset(&s, 0, sizeof(s));
+	s.app_index = a->app_index;
+	s.flags = a->enabled ? RTR_APP_F_ENABLED : 0;
+	s.member_fps = a->fps;
+	s.member_bps = a->bps;
+	s.egress_bps = a->egress;
+	return ctld_dp_call(d, RTR_MSG_APP_SET, &s, sizeof(s), &r);
+}
+
+/* Take a member out of the dataplane and the store. */
+int
+ctld_remove_member(struct ctld *d, uint64_t handle, const char *why)
+{
+	struct rtr_msg_member_del del = { handle };
+	struct rtr_reply r;
+	int rc = 0;
+
+	if (d->seg != NULL) {
+		rc = ctld_dp_call(d, RTR_MSG_MEMBER_DEL, &del, sizeof(del), &r);
+		if (rc == -ENOENT)
+			rc = 0;	/* already gone there */
+	}
+	if (rc == 0 || rc == -ENOTCONN) {
+		ctld_store_del_member(d, handle);
+		d->c.members_removed++;
+		ctld_log(d, "member %016llx removed: %s", (unsigned long long)handle, why);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* dataplane (re)attachment                                          */
+
+static int
+reprogram_one(struct ctld *d, const struct ctld_member *m, void *arg)
+{
+	struct rtr_msg_member_add a;
+	struct rtr_reply r;
+	int rc;
+
+	(void)arg;
+	memset(&a, 0, sizeof(a));
+	a.want_handle = m->handle;
+	a.app_index = m->app_index;
+	a.privs = m->privs;
+	a.channel_hash = m->channel_hash;
+	a.ep = m->ep;
+	a.role = m->role;
+	a.flags = m->state == RTR_MS_ACTIVE ? RTR_MEMBER_F_ACTIVE : 0;
+	a.token_expire = m->token_expire;
+	memcpy(a.priv_expire, m->priv_expire, sizeof(a.priv_expire));
+	a.path_token = m->path_token;
+	rc = ctld_dp_call(d, RTR_MSG_MEMBER_ADD, &a, sizeof(a), &r);
+	if (rc < 0) {
+		ctld_log(d, "member %016llx not re-programmed (%d): removed",
+			 (unsigned long long)m->handle, rc);
+		ctld_store_del_member(d, m->handle);
+		return rc == -ENOTCONN ? rc : 0;
+	}
+	d->c.dp_reprogrammed++;
+	return 0;
+}
+
+struct dp_member_set {
+	uint64_t *handles;
+	uint8_t *states;
+	size_t n, cap;
+};
+
+static int
+dump_members(struct ctld *d, struct dp_member_set *s)
+{
+	struct rtr_msg_dump q = { RTR_DUMP_MEMBERS, 0 };
+	struct rtr_reply r;
+	int rc;
+
+	do {
+		const struct rtr_reply_dump *rd = (const struct rtr_reply_dump *)r.body;
+		const struct rtr_dump_member *rec;
+		uint32_t i;
+
+		rc = ctld_dp_call(d, RTR_MSG_DUMP, &q, sizeof(q), &r);
+		if (rc < 0)
+			return rc;
+		rec = (const struct rtr_dump_member *)rd->recs;
+		for (i = 0; i < rd->n; i++) {
+			if (s->n == s->cap) {
+				size_t cap = s->cap ? 2 * s->cap : 1024;
+				uint64_t *h = realloc(s->handles, cap * sizeof(*h));
+				uint8_t *st;
+
+				if (h == NULL)
+					return -ENOMEM;
+				s->handles = h;
+				st = realloc(s->states, cap);
+				if (st == NULL)
+					return -ENOMEM;
+				s->states = st;
+				s->cap = cap;
+			}
+			s->handles[s->n] = rec[i].handle;
+			s->states[s->n++] = rec[i].state;
+		}
+		q.cursor = rd->next_cursor;
+	} while (q.cursor != 0);
+	return 0;
+}
+
+static int
+reconcile_one(struct ctld *d, const struct ctld_member *m, void *arg)
+{
+	struct dp_member_set *s = arg;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->handles[i] == m->handle) {
+			if (s->states[i] != m->state)
+				ctld_store_set_member_state(d, m->handle, s->states[i]);
+			s->handles[i] = 0;	/* seen */
+			return 0;
+		}
+	}
+	/* gone from the dataplane while we were away (left, idle, expired) */
+	ctld_store_del_member(d, m->handle);
+	d->c.members_removed++;
+	return 0;
+}
+
+static void
+dp_attach(struct ctld *d)
+{
+	char stored[32], now[32];
+	unsigned int i;
+	int rc;
+
+	rc = rtr_seg_attach(d->instance, RTR_ATTACH_CONTROL | RTR_ATTACH_STATS, &d->seg);
+	if (rc < 0) {
+		d->seg = NULL;
+		return;
+	}
+	d->dp_generation = d->seg->generation;
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)d->dp_generation);
+	for (i = 1; i < CTLD_MAX_APPS; i++)
+		if (d->apps[i].in_use && ctld_dp_app_set(d, &d->apps[i]) < 0)
+			ctld_log(d, "app %u: APP_SET failed", i);
+	if (d->seg == NULL)
+		return;
+	if (ctld_store_node_get(d, "dp_generation", stored, sizeof(stored)) == 0 &&
+	    strcmp(stored, now) == 0) {
+		/* the same dataplane: our store follows what it did meanwhile */
+		struct dp_member_set s = { 0 };
+
+		rc = dump_members(d, &s);
+		if (rc == 0)
+			rc = ctld_store_each_member(d, NULL, 0, 0, reconcile_one, &s);
+		for (i = 0; rc >= 0 && i < s.n; i++) {
+			struct rtr_msg_member_del del = { s.handles[i] };
+			struct rtr_reply r;
+
+			if (s.handles[i] != 0)	/* not ours: nobody can account for it */
+				ctld_dp_call(d, RTR_MSG_MEMBER_DEL, &del, sizeof(del), &r);
+		}
+		free(s.handles);
+		free(s.states);
+		ctld_log(d, "attached to dataplane (same generation): reconciled");
+	} else {
+		/* a new dataplane: plaintext members go back in with their ids */
+		memset(d->acks, 0, sizeof(d->acks));
+		rc = ctld_store_each_member(d, NULL, 0, 0, reprogram_one, NULL);
+		ctld_log(d, "attached to a new dataplane generation: %d member(s) re-programmed",
+			 rc < 0 ? 0 : rc);
+	}
+	if (d->seg != NULL)
+		ctld_store_node_set(d, "dp_generation", now);
+}
+
+static void
+handle_notify(struct ctld *d, const struct rtr_notify *n)
+{
+	switch (n->type) {
+	case RTR_NOTIFY_MEMBER_ACTIVE:
+		ctld_store_set_member_state(d, n->handle, RTR_MS_ACTIVE);
+		break;
+	case RTR_NOTIFY_MEMBER_IDLE:
+	case RTR_NOTIFY_MEMBER_EXPIRED:
+	case RTR_NOTIFY_MEMBER_LEFT:
+		if (ctld_store_del_member(d, n->handle) == 0) {
+			d->c.members_removed++;
+			ctld_log(d, "member %08x %s", n->member_id,
+				 n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :
+				 n->type == RTR_NOTIFY_MEMBER_EXPIRED ? "expired" : "left");
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	ctld.quit = 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: rtr-controld [--instance NAME] [--db PATH] [--socket PATH] [--region CODE]\n"
+		"  --instance NAME   the dataplane instance to control (default: default)\n"
+		"  --db PATH         the store (default: /var/lib/rtrelay/NAME.db; key file PATH.key)\n"
+		"  --socket PATH     the API socket (default: /run/rtrelay/NAME.sock)\n"
+		"  --region CODE     this node's region, for apps' geo-fences\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctld *d = &ctld;
+	struct rlimit nocore = { 0, 0 };
+	uint64_t next_attach = 0;
+	int o, rc;
+
+	/* certificates and keys live in this process: no core dumps, no ptrace */
+	setrlimit(RLIMIT_CORE, &nocore);
+	prctl(PR_SET_DUMPABLE, 0);
+	snprintf(d->instance, sizeof(d->instance), "default");
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i':
+			if (!rtr_instance_valid(optarg)) {
+				fprintf(stderr, "rtr-controld: --instance: '%s' must be 1-%d of "
+					"[A-Za-z0-9_-]\n", optarg, RTR_INSTANCE_MAX);
+				return 2;
+			}
+			snprintf(d->instance, sizeof(d->instance), "%s", optarg);
+			break;
+		case 'd':
+			snprintf(d->db_path, sizeof(d->db_path), "%s", optarg);
+			break;
+		case 's':
+			snprintf(d->sock_path, sizeof(d->sock_path), "%s", optarg);
+			break;
+		case 'r':
+			snprintf(d->region, sizeof(d->region), "%s", optarg);
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "rtr-controld: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!d->db_path[0])
+		snprintf(d->db_path, sizeof(d->db_path), "/var/lib/rtrelay/%.32s.db", d->instance);
+	snprintf(d->key_path, sizeof(d->key_path), "%.255s.key", d->db_path);
+	if (!d->sock_path[0])
+		snprintf(d->sock_path, sizeof(d->sock_path), "/run/rtrelay/%.32s.sock", d->instance);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = ctld_store_open(d);
+	if (rc == 0)
+		rc = ctld_store_load_apps(d) == -EIO ? -EIO : 0;
+	if (rc == 0)
+		rc = ctld_api_open(d);
+	if (rc < 0) {
+		ctld_log(d, "start-up failed: %s", strerror(-rc));
+		ctld_store_close(d);
+		return 1;
+	}
+	ctld_log(d, "serving %s, store %s, region %s", d->sock_path, d->db_path,
+		 d->region[0] ? d->region : "(none)");
+
+	while (!d->quit) {
+		struct pollfd fds[CTLD_MAX_CLIENTS + 1];
+		int n;
+
+		if (d->seg == NULL && mono_ms() >= next_attach) {
+			dp_attach(d);
+			next_attach = mono_ms() + ATTACH_RETRY_MS;
+		} else if (d->seg != NULL && !rtr_seg_alive(d->seg)) {
+			dp_lost(d, "stopped (heartbeat or process gone)");
+		}
+		n = ctld_api_fds(d, fds, CTLD_MAX_CLIENTS + 1);
+		/* the rings have no file descriptor: look at them every millisecond */
+		if (poll(fds, (nfds_t)n, d->seg != NULL ? 1 : 50) > 0)
+			ctld_api_poll(d, fds, n);
+		if (d->seg != NULL) {
+			static struct rtr_punt punts[16];
+			struct rtr_notify notes[64];
+			int k, m;
+
+			m = rtr_seg_punt_read(d->seg, punts, 16);
+			for (k = 0; k < m && d->seg != NULL; k++)
+				ctld_join(d, &punts[k]);
+			OPENSSL_cleanse(punts, sizeof(punts));
+			if (d->seg != NULL) {
+				m = rtr_seg_notify_read(d->seg, notes, 64);
+				for (k = 0; k < m; k++)
+					handle_notify(d, &notes[k]);
+			}
+		}
+	}
+	ctld_log(d, "stopping");
+	ctld_api_close(d);
+	if (d->seg != NULL)
+		rtr_seg_detach(d->seg);
+	ctld_store_close(d);
+	return 0;
+}

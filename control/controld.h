@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * rtr-controld internals: the daemon's state and the functions its files
+ * share. Slow path only: a single thread, a poll() loop.
+ */
+#ifndef RTR_CONTROLD_H
+#define RTR_CONTROLD_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <poll.h>
+#include <sqlite3.h>
+
+#include "rtr_abi.h"
+#include "rtr_seg.h"
+#include "rtr_wire.h"
+
+#define CTLD_MAX_APPS		1024
+#define CTLD_SECRET_LEN		32
+#define CTLD_CERT_LEN		32	/* App certificate: 32 hex characters */
+#define CTLD_APPID_LEN		32
+#define CTLD_ACK_CACHE		1024
+#define CTLD_MAX_CLIENTS	32
+
+enum ctld_enc {
+	CTLD_ENC_OFF = 0,
+	CTLD_ENC_OPTIONAL = 1,
+	CTLD_ENC_REQUIRED = 2,
+};
+
+/* An app as the daemon keeps it in memory (the store holds the same). */
+struct ctld_app {
+	bool in_use;
+	bool enabled;
+	uint32_t app_index;
+	char app_id[CTLD_APPID_LEN + 1];
+	char name[64];
+	char cert[2][CTLD_CERT_LEN + 1];	/* primary, secondary ("" if none) */
+	enum ctld_enc enc;
+	uint32_t max_channels;
+	uint32_t max_members;			/* per channel */
+	uint32_t fps;
+	uint64_t bps;
+	uint64_t egress;
+	uint32_t max_lifetime;
+	char regions[128];			/* comma separated; "" = everywhere */
+};
+
+/* A cached JOIN_ACK, resent for a retransmitted JOIN from the same place. */
+struct ctld_ack {
+	uint64_t join_counter;
+	uint8_t family;
+	uint8_t src_ip[16];
+	uint16_t src_port;
+	uint32_t app_index;
+	uint32_t uid;
+	uint16_t len;
+	uint8_t bytes[RTR_HDR_LEN + 64];
+	uint64_t at_ns;
+};
+
+struct ctld_counters {
+	uint64_t joins_ok;
+	uint64_t joins_refused[16];	/* by ERROR code */
+	uint64_t joins_dropped_malformed;
+	uint64_t joins_dropped_replay;
+	uint64_t joins_dropped_policy;	/* reply policy: unanswerable source */
+	uint64_t joins_retransmit;
+	uint64_t members_removed;
+	uint64_t api_requests;
+	uint64_t api_refused;
+	uint64_t dp_reprogrammed;
+	uint64_t dp_cmd_errors;
+};
+
+struct ctld {
+	char instance[RTR_INSTANCE_MAX + 1];
+	char db_path[256];
+	char key_path[264];
+	char sock_path[256];
+	char region[32];
+	sqlite3 *db;
+	uint8_t master_key[32];
+	uint8_t chan_secret[CTLD_SECRET_LEN];
+	uint8_t log_key[32];		/* keyed hash for masked logs */
+	struct rtr_seg *seg;		/* NULL while the dataplane is away */
+	uint64_t dp_generation;
+	struct ctld_app apps[CTLD_MAX_APPS];
+	struct ctld_ack acks[CTLD_ACK_CACHE];
+	struct ctld_counters c;
+	int listen_fd;
+	volatile int quit;
+};
+
+/* store.c */
+int ctld_store_open(struct ctld *d);
+void ctld_store_close(struct ctld *d);
+int ctld_store_load_apps(struct ctld *d);
+int ctld_store_put_app(struct ctld *d, const struct ctld_app *a);
+int ctld_store_del_app(struct ctld *d, uint32_t app_index);
+int ctld_store_node_get(struct ctld *d, const char *key, char *val, size_t len);
+int ctld_store_node_set(struct ctld *d, const char *key, const char *val);
+
+/* Members as the store keeps them: what re-programs a restarted dataplane. */
+struct ctld_member {
+	uint64_t handle;
+	uint32_t member_id;
+	uint32_t app_index;
+	uint64_t channel_hash;
+	char channel[65];
+	uint32_t uid;
+	uint8_t role;
+	uint8_t state;
+	uint8_t uid_bound;
+	uint32_t privs;
+	struct rtr_ep ep;
+	uint64_t token_expire;
+	uint64_t priv_expire[RTR_N_PRIV_EXPIRE];
+	uint64_t path_token;
+	uint64_t join_ms;
+};
+
+int ctld_store_put_member(struct ctld *d, const struct ctld_member *m);
+int ctld_store_del_member(struct ctld *d, uint64_t handle);
+int ctld_store_set_member_state(struct ctld *d, uint64_t handle, uint8_t state);
+int ctld_store_find_member(struct ctld *d, uint32_t app_index, uint64_t channel_hash,
+			   uint32_t uid, struct ctld_member *out);
+int ctld_store_get_member(struct ctld *d, uint64_t handle, struct ctld_member *out);
+int ctld_store_count(struct ctld *d, const char *sql, int64_t a, int64_t b);
+typedef int (*ctld_member_fn)(struct ctld *d, const struct ctld_member *m, void *arg);
+int ctld_store_each_member(struct ctld *d, const char *where, int64_t a, int64_t b,
+			   ctld_member_fn fn, void *arg);
+int ctld_store_channel_name(struct ctld *d, uint32_t app_index, uint64_t channel_hash,
+			    char *name, size_t len);
+
+/* controld.c */
+int ctld_dp_call(struct ctld *d, uint16_t msg, const void *body, size_t len,
+		 struct rtr_reply *r);
+int ctld_dp_app_set(struct ctld *d, const struct ctld_app *a);
+int ctld_remove_member(struct ctld *d, uint64_t handle, const char *why);
+struct ctld_app *ctld_app_by_id(struct ctld *d, const char *app_id);
+uint64_t ctld_now_ns(void);
+void ctld_log(struct ctld *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *ctld_mask(struct ctld *d, const void *data, size_t len, char *buf);
+
+/* join.c */
+void ctld_join(struct ctld *d, const struct rtr_punt *p);
+uint64_t ctld_channel_hash(const struct ctld *d, uint32_t app_index, const char *name,
+			   size_t len);
+
+/* api.c */
+int ctld_api_open(struct ctld *d);
+void ctld_api_close(struct ctld *d);
+int ctld_api_fds(struct ctld *d, struct pollfd *fds, int max);
+void ctld_api_poll(struct ctld *d, struct pollfd *fds, int n);
+
+#endif /* RTR_CONTROLD_H */

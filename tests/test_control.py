@@ -1,0 +1,153 @@
+"""rtr-controld end to end: a dataplane on a veth (net_af_packet) in one
+namespace, rtr-controld attached to it, clients on kernel sockets in another
+namespace sending JOINs with tokens from `rtrctl token new`."""
+import os
+import time
+
+import pytest
+
+from netns import CL4, SVC4, SVC6, Pair
+from rtr import (KEEPALIVE, Controld, Dataplane, keepalive, join_frame, make_token, media,
+                 outdir, parse_reply, relay, wait_for)
+
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+OTHER_CERT = "0123456789abcdef0123456789abcdef"
+_n = iter(range(100))
+
+
+class System:
+    """Namespaces, dataplane, controld and one app (encryption off)."""
+
+    def __init__(self, name):
+        self.dir = outdir(name)
+        self.tag = "%d%d" % (os.getpid() % 10000, next(_n))
+
+    def __enter__(self):
+        self.net = Pair(self.tag).__enter__()
+        self.instance = "c%s" % self.tag
+        self.dp = Dataplane(["net_af_packet0,iface=dp0"],
+                            ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6, "--idle-timeout", "30"],
+                            netns=self.net.dp, mem=512, control=False,
+                            instance=self.instance).start()
+        self.cd = Controld(self.instance, self.dir).start()
+        wait_for(self.cd.attached, what="controld attached")
+        self.cert = os.path.join(self.dir, "cert")
+        with open(self.cert, "w") as f:
+            f.write(CERT + "\n")
+        self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
+                    "--enc", "off")
+        self.net.resolve()
+        return self
+
+    def __exit__(self, *exc):
+        self.cd.stop()
+        self.dp.stop()
+        self.net.__exit__(*exc)
+
+    def token(self, channel="lobby", uid=42, role="pub", **kw):
+        return make_token(APP_ID, self.cert, channel, uid, role, **kw)
+
+    def send(self, sport, frame, timeout=3):
+        """One datagram from the client namespace; the answer (or None)."""
+        h = self.net.run_agent("ka", "--sport", sport, "--dst", SVC4, "--frame", frame.hex(),
+                               "--timeout", timeout)
+        return bytes.fromhex(h) if h else None
+
+    def join(self, sport, channel="lobby", uid=42, role=1, token=None, **kw):
+        tok = token or self.token(channel, uid, "pub" if role == 1 else "sub")
+        f = join_frame(tok, kw.pop("app_id", APP_ID), channel, uid, role, **kw)
+        r = self.send(sport, f)
+        return (parse_reply(r) if r else None), f
+
+    def validate(self, sport, ack):
+        ka = keepalive(ack["app_index"], ack["channel_hash"], ack["member_id"], ack["path_token"])
+        return self.send(sport, ka)
+
+
+def test_join_ack_then_path_validation_makes_an_active_member():
+    with System("join_ok") as s:
+        ack, j = s.join(42001)
+        assert ack["type"] == "ack" and ack["status"] == 0, ack
+        assert ack["app_index"] == 1 and ack["member_id"] != 0 and ack["path_token"] != 0
+        assert ack["len"] <= len(j), "a reply is never larger than its JOIN"
+        members = s.cd.ctl("member", "list", APP_ID, "lobby")
+        assert [(m["member_id"], m["state"]) for m in members] == [(ack["member_id"], "pending")]
+        echo = s.validate(42001, ack)
+        assert echo is not None and echo[32:40] == ack["path_token"].to_bytes(8, "big")
+        wait_for(lambda: s.cd.ctl("member", "list", APP_ID, "lobby")[0]["state"] == "active",
+                 what="member active in the store")
+        log = s.cd.read_log()
+    assert "join ok" in log
+    for secret in (CERT, "lobby", CL4):
+        assert secret not in log, "logs carry no certificate, channel name or address"
+
+
+def test_strangers_learn_only_token_invalid():
+    with System("strangers") as s:
+        unknown_app = "00000000000000000000000000000042"
+        forged = make_token(APP_ID, _cert_file(s, OTHER_CERT), "lobby", 42)
+        cases = [
+            s.join(42002, token=forged)[0],                                   # wrong certificate
+            s.join(42003, app_id=unknown_app, token=make_token(
+                unknown_app, s.cert, "lobby", 42))[0],                         # unknown app
+            s.join(42004, token=s.token("lobby")[:-4] + "AAAA")[0],           # mangled
+        ]
+        st = s.cd.ctl("status")
+    assert [c and c["name"] for c in cases] == ["TOKEN_INVALID"] * 3
+    assert all(c["len"] == 34 for c in cases)
+    assert st["joins_refused"] == {"5": 3} and st["joins_ok"] == 0
+
+
+def _cert_file(s, cert):
+    p = os.path.join(s.dir, "other_cert")
+    with open(p, "w") as f:
+        f.write(cert)
+    return p
+
+
+def test_refusals_after_the_signature():
+    now = int(time.time())
+    with System("refusals") as s:
+        expired = s.token("lobby", 7, issue_ts=now - 100, expire=50)
+        wrong_channel = s.token("other", 8)
+        sub_token = s.token("lobby", 9, role="sub")
+        got = {
+            "expired": s.join(42010, uid=7, token=expired)[0],
+            "wrong_channel": s.join(42011, uid=8, token=wrong_channel)[0],
+            "sub_as_pub": s.join(42012, uid=9, role=1, token=sub_token)[0],
+        }
+        s.cd.ctl("app", "set", APP_ID, "--regions", "us,ap")
+        got["geofenced"] = s.join(42013, uid=10)[0]
+        s.cd.ctl("app", "set", APP_ID, "--regions", "", "--enc", "required")
+        got["enc_required"] = s.join(42014, uid=11)[0]
+        s.cd.ctl("app", "set", APP_ID, "--enc", "off", "--disable")
+        got["disabled"] = s.join(42015, uid=12)[0]
+        s.cd.ctl("app", "set", APP_ID, "--enable", "--max-members", "1")
+        first = s.join(42016, uid=13)[0]
+        got["full"] = s.join(42017, uid=14)[0]
+        # uid 13 again, with a token for any uid: not allowed to replace
+        got["uid_conflict"] = s.join(42018, uid=13, token=s.token("lobby", 0))[0]
+        # a uid-bound token and a newer JOIN replace the member
+        replaced = s.join(42019, uid=13)[0]
+        members = s.cd.ctl("member", "list", APP_ID, "lobby")
+    names = {k: v and v.get("name") for k, v in got.items()}
+    assert first["type"] == "ack" and replaced["type"] == "ack"
+    assert [m["member_id"] for m in members] == [replaced["member_id"]]
+    assert names == {"expired": "TOKEN_EXPIRED", "wrong_channel": "TOKEN_INVALID",
+                     "sub_as_pub": "PRIVILEGE", "geofenced": "GEOFENCED",
+                     "enc_required": "ENC_REQUIRED", "disabled": "APP_DISABLED",
+                     "full": "CHANNEL_FULL", "uid_conflict": "UID_CONFLICT"}
+
+
+def test_retransmit_gets_the_cached_ack_and_replays_are_silent():
+    with System("replay") as s:
+        tok = s.token("lobby", 21)
+        f = join_frame(tok, APP_ID, "lobby", 21, 1)
+        a1 = s.send(42021, f)
+        a2 = s.send(42021, f)          # a retransmission: the very same bytes back
+        replay = s.send(42022, f, timeout=1)    # the same JOIN from elsewhere: nothing
+        st = s.cd.ctl("status")
+    assert a1 is not None and a1 == a2
+    assert replay is None
+    assert st["joins_retransmit"] == 1 and st["joins_dropped_replay"] == 1
