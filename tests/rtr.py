@@ -264,6 +264,8 @@ class Controld:
         self.proc = None
 
     def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)        # left by a killed predecessor
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([CONTROLD, "--instance", self.instance, "--db", self.db,
                                       "--socket", self.sock, "--region", self.region],
@@ -285,7 +287,8 @@ class Controld:
         return (p.returncode, out) if not check else out
 
     def attached(self):
-        return self.ctl("status")["dataplane"] == "attached"
+        rc, st = self.ctl("status", check=False)
+        return rc == 0 and st["dataplane"] == "attached"
 
     def kill9(self):
         self.proc.kill()

@@ -151,3 +151,80 @@ def test_retransmit_gets_the_cached_ack_and_replays_are_silent():
     assert a1 is not None and a1 == a2
     assert replay is None
     assert st["joins_retransmit"] == 1 and st["joins_dropped_replay"] == 1
+
+
+def _active(s, channel="lobby"):
+    return [m for m in s.cd.ctl("member", "list", APP_ID, channel) if m["state"] == "active"]
+
+
+def _joined_pair(s):
+    """A publisher on 42101 and a subscriber on 42102, both path-validated."""
+    pub = s.join(42101, uid=101)[0]
+    sub = s.join(42102, uid=102, role=2)[0]
+    assert pub["type"] == sub["type"] == "ack"
+    assert s.validate(42101, pub) is not None and s.validate(42102, sub) is not None
+    wait_for(lambda: len(_active(s)) == 2, what="two active members")
+    return pub, sub
+
+
+def _stream(s, pub, n, pps):
+    f = media(pub["app_index"], pub["channel_hash"], pub["member_id"], payload=b"s" * 200)
+    return s.net.agent("send", "--sport", 42101, "--dst", SVC4, "--frames", f.hex(),
+                       "--repeat", n, "--pps", pps, "--seq")
+
+
+def test_fanout_between_joined_members_and_leave_ends_the_channel():
+    with System("fanout_leave") as s:
+        pub, sub = _joined_pair(s)
+        rx = s.net.receivers([42102], expect=50, timeout=15)
+        _stream(s, pub, 50, 1000).wait(30)
+        got = s.net.collect(rx)["42102"]
+        chans = s.cd.ctl("channel", "list")
+        leave = relay(4, sub["app_index"], sub["channel_hash"], sub["member_id"])
+        s.send(42102, leave, timeout=0.5)
+        wait_for(lambda: [m["member_id"] for m in s.cd.ctl("member", "list", APP_ID, "lobby")]
+                 == [pub["member_id"]], what="the subscriber gone after LEAVE")
+        s.send(42101, relay(4, pub["app_index"], pub["channel_hash"], pub["member_id"]),
+               timeout=0.5)
+        wait_for(lambda: s.cd.ctl("channel", "list") == [], what="channel gone with its last member")
+    assert [c for c, _ in got] == list(range(50))
+    assert [(c["channel"], c["members"], c["active"]) for c in chans] == [("lobby", 2, 2)]
+
+
+def test_controld_killed_under_traffic_loses_nothing_and_recovers_its_state():
+    with System("kill9") as s:
+        pub, sub = _joined_pair(s)
+        before = s.cd.ctl("member", "list", APP_ID, "lobby")
+        rx = s.net.receivers([42102], expect=3000, timeout=30)
+        sender = _stream(s, pub, 3000, 1500)
+        s.cd.kill9()
+        s.cd.start()           # a new controld on the same store, same dataplane
+        wait_for(s.cd.attached, what="controld re-attached")
+        sender.wait(30)
+        got = s.net.collect(rx)["42102"]
+        after = s.cd.ctl("member", "list", APP_ID, "lobby")
+        log = s.cd.read_log()
+    assert [c for c, _ in got] == list(range(3000)), "frames lost while controld was down"
+    assert sorted(before, key=lambda m: m["member_id"]) == sorted(after, key=lambda m: m["member_id"])
+    assert "same generation" in log
+
+
+def test_dataplane_restart_reprograms_plaintext_members_with_their_ids():
+    with System("dp_restart") as s:
+        pub, sub = _joined_pair(s)
+        gen1 = s.cd.ctl("status")["generation"]
+        s.dp.stop()
+        s.dp = Dataplane(["net_af_packet0,iface=dp0"],
+                         ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6], netns=s.net.dp, mem=512,
+                         control=False, instance=s.instance).start()
+        wait_for(lambda: s.cd.attached() and s.cd.ctl("status")["generation"] != gen1,
+                 what="controld on the new dataplane")
+        wait_for(lambda: s.dp.stats()["main"]["members_active"] == 2,
+                 what="members re-programmed")
+        # the clients keep their member ids: no new JOIN
+        rx = s.net.receivers([42102], expect=20, timeout=15)
+        _stream(s, pub, 20, 500).wait(30)
+        got = s.net.collect(rx)["42102"]
+        st = s.cd.ctl("status")
+    assert [c for c, _ in got] == list(range(20))
+    assert st["dp_reprogrammed"] == 2
