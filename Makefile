@@ -31,7 +31,8 @@ CRYPTO_SRCS := $(wildcard crypto/*.c)
 CRYPTO_HDRS := $(wildcard crypto/*.h)
 CRYPTO_OBJS := $(CRYPTO_SRCS:%.c=$(BUILD)/obj/%.o)
 
-BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl
+BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl \
+            $(BUILD)/rtr-client
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token
 
@@ -62,8 +63,14 @@ $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The client: kernel sockets only, no DPDK; libc and jansson.
+$(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -ljansson
+
 # Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
-CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c
+CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c \
+             control/audit.c
 CTLD_OBJS := $(CTLD_SRCS:%.c=$(BUILD)/obj/%.o)
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS)

@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "controld.h"
+#include "audit.h"
 
 #define LINE_MAX_BYTES	16384
 #define RATE_PER_S	50
@@ -536,6 +537,14 @@ cmd_kick(struct ctld *d, json_t *args)
 	rc = ctld_remove_member(d, m.handle, "kicked by an operator");
 	if (rc < 0)
 		return err(1, "dataplane refused: %s", strerror(-rc));
+	if (json_is_true(json_object_get(args, "ban"))) {
+		/* refused at JOIN until the token it held expires */
+		char key[48], val[24];
+
+		snprintf(key, sizeof(key), "ban:%u:%u", m.app_index, m.uid);
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)m.token_expire);
+		ctld_store_node_set(d, key, val);
+	}
 	return ok(NULL);
 }
 
@@ -573,17 +582,26 @@ cmd_status(struct ctld *d)
 	return ok(o);
 }
 
-static json_t *
-dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
+static int
+is_read_only(const char *cmd)
 {
 	static const char *const readers[] = {
 		"status", "app.list", "app.show", "channel.list", "channel.show", "member.list",
-		"node.show", NULL,
+		"node.show", "audit.tail", "audit.verify", NULL,
 	};
-	int read_only = 0, i;
+	int i;
 
 	for (i = 0; readers[i]; i++)
-		read_only |= strcmp(cmd, readers[i]) == 0;
+		if (strcmp(cmd, readers[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *
+dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
+{
+	int read_only = is_read_only(cmd), i;
+
 	if (cl->perm == PERM_NONE || (!read_only && cl->perm != PERM_ADMIN)) {
 		d->c.api_refused++;
 		ctld_log(d, "api: uid %u refused %s", (unsigned int)cl->uid, cmd);
@@ -592,6 +610,25 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 	}
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d);
+	if (strcmp(cmd, "audit.tail") == 0) {
+		json_t *n = json_object_get(args, "n");
+
+		return ok(ctld_audit_tail(d, json_is_integer(n) && json_integer_value(n) > 0 ?
+					  (unsigned int)json_integer_value(n) : 20));
+	}
+	if (strcmp(cmd, "audit.verify") == 0) {
+		json_t *v = ctld_audit_verify(d);
+
+		if (json_is_true(json_object_get(v, "ok")))
+			return ok(v);
+		{
+			json_t *e = err(1, "audit log: %s",
+					json_string_value(json_object_get(v, "error")));
+
+			json_decref(v);
+			return e;
+		}
+	}
 	if (strcmp(cmd, "app.add") == 0)
 		return cmd_app_add(d, args);
 	if (strcmp(cmd, "app.set") == 0)
@@ -662,6 +699,7 @@ handle_line(struct ctld *d, struct client *cl, char *line)
 	d->c.api_requests++;
 	if (!rate_ok(cl->uid)) {
 		d->c.api_refused++;
+		ctld_audit_api_limited(d);
 		respond(cl, err(1, "rate limited: more than %d requests/s from uid %u", RATE_PER_S,
 				(unsigned int)cl->uid));
 		return;
@@ -675,6 +713,11 @@ handle_line(struct ctld *d, struct client *cl, char *line)
 		return;
 	}
 	reply = dispatch(d, cl, cmd, json_object_get(req, "args"));
+	/* every change, and every refused attempt, goes into the audit log */
+	if (!is_read_only(cmd) || !json_is_true(json_object_get(reply, "ok")))
+		ctld_audit(d, (int)cl->uid, (int)cl->pid, cmd, json_object_get(req, "args"),
+			   json_is_true(json_object_get(reply, "ok")) ? "ok" :
+			   json_string_value(json_object_get(reply, "error")));
 	{
 		/* wipe a certificate in the request before freeing it */
 		json_t *a = json_object_get(req, "args"), *c = json_object_get(a, "cert");

@@ -22,6 +22,7 @@
 #include <openssl/hmac.h>
 
 #include "controld.h"
+#include "audit.h"
 
 #define ATTACH_RETRY_MS		200
 
@@ -136,9 +137,13 @@ ctld_remove_member(struct ctld *d, uint64_t handle, const char *why)
 			rc = 0;	/* already gone there */
 	}
 	if (rc == 0 || rc == -ENOTCONN) {
+		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)handle, "why", why);
+
 		ctld_store_del_member(d, handle);
 		d->c.members_removed++;
 		ctld_log(d, "member %016llx removed: %s", (unsigned long long)handle, why);
+		ctld_audit(d, -1, 0, "member.remove", args, "ok");
+		json_decref(args);
 		rc = 0;
 	}
 	return rc;
@@ -301,6 +306,12 @@ handle_notify(struct ctld *d, const struct rtr_notify *n)
 	case RTR_NOTIFY_MEMBER_EXPIRED:
 	case RTR_NOTIFY_MEMBER_LEFT:
 		if (ctld_store_del_member(d, n->handle) == 0) {
+			json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)n->handle, "why",
+						 n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :
+						 n->type == RTR_NOTIFY_MEMBER_EXPIRED ? "expired" : "left");
+
+			ctld_audit(d, -1, 0, "member.remove", args, "ok");
+			json_decref(args);
 			d->c.members_removed++;
 			ctld_log(d, "member %08x %s", n->member_id,
 				 n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :
@@ -391,6 +402,8 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = ctld_store_load_apps(d) == -EIO ? -EIO : 0;
 	if (rc == 0)
+		rc = ctld_audit_open(d);
+	if (rc == 0)
 		rc = ctld_api_open(d);
 	if (rc < 0) {
 		ctld_log(d, "start-up failed: %s", strerror(-rc));
@@ -414,6 +427,7 @@ main(int argc, char **argv)
 		/* the rings have no file descriptor: look at them every millisecond */
 		if (poll(fds, (nfds_t)n, d->seg != NULL ? 1 : 50) > 0)
 			ctld_api_poll(d, fds, n);
+		ctld_audit_flush(d, 0);
 		if (d->seg != NULL) {
 			static struct rtr_punt punts[16];
 			struct rtr_notify notes[64];
@@ -432,6 +446,7 @@ main(int argc, char **argv)
 	}
 	ctld_log(d, "stopping");
 	ctld_api_close(d);
+	ctld_audit_close(d);
 	if (d->seg != NULL)
 		rtr_seg_detach(d->seg);
 	ctld_store_close(d);

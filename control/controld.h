@@ -99,6 +99,7 @@ int ctld_store_put_app(struct ctld *d, const struct ctld_app *a);
 int ctld_store_del_app(struct ctld *d, uint32_t app_index);
 int ctld_store_node_get(struct ctld *d, const char *key, char *val, size_t len);
 int ctld_store_node_set(struct ctld *d, const char *key, const char *val);
+int ctld_store_secret(struct ctld *d, const char *key, uint8_t *out, size_t len);
 
 /* Members as the store keeps them: what re-programs a restarted dataplane. */
 struct ctld_member {

@@ -21,6 +21,7 @@
 
 #include "controld.h"
 #include "token.h"
+#include "audit.h"
 
 #define JOIN_SKEW_MS		30000
 #define KEEPALIVE_MS		1000
@@ -322,6 +323,17 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		d->c.joins_dropped_replay++;
 		goto out_wipe;
 	}
+	{
+		/* banned by an operator until the kicked member's token expires */
+		char key[48], val[24];
+
+		snprintf(key, sizeof(key), "ban:%u:%u", app->app_index, j.uid);
+		if (ctld_store_node_get(d, key, val, sizeof(val)) == 0 &&
+		    now_ms / 1000 < strtoull(val, NULL, 10)) {
+			code = RTR_E_ACL_DENIED;
+			goto out_refuse;
+		}
+	}
 	memset(&ma, 0, sizeof(ma));
 	ma.privs = RTR_PRIV_BIT(RTR_PRIV_JOIN);
 	if (j.role == RTR_ROLE_PUBLISHER) {
@@ -443,6 +455,18 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	ack_store(d, p, &j, ack, sizeof(ack));
 	send_frame(d, p, ack, sizeof(ack));
 	d->c.joins_ok++;
+	{
+		json_t *args;
+
+		/* masked like the logs; the token itself never */
+		ctld_mask(d, j.channel, j.channel_len, mask_ch);
+		ctld_mask(d, &j.uid, sizeof(j.uid), mask_uid);
+		args = json_pack("{s:i,s:s,s:s,s:I,s:i}", "app_index", app->app_index,
+				 "channel", mask_ch, "uid", mask_uid,
+				 "member_id", (json_int_t)m.member_id, "role", j.role);
+		ctld_audit(d, -1, 0, "member.join", args, "ok");
+		json_decref(args);
+	}
 	ctld_log(d, "join ok app=%u cert=%u channel=%s uid=%s from %s member=%08x",
 		 app->app_index, matched,
 		 ctld_mask(d, j.channel, j.channel_len, mask_ch),
@@ -452,6 +476,7 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 
 out_refuse:
 	send_error(d, p, &j, (uint16_t)code);
+	ctld_audit_join_refused(d, code);
 	ctld_log(d, "join refused code=%d app=%s uid=%s from %s", code,
 		 app != NULL && code != RTR_E_TOKEN_INVALID ? app->name : "-",
 		 ctld_mask(d, &j.uid, sizeof(j.uid), mask_uid),

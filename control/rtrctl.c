@@ -574,6 +574,23 @@ cmd_token(int argc, char **argv)
 }
 
 static int
+cmd_audit(int argc, char **argv)
+{
+	static const char *const cols[] = { "seq", "t", "uid", "cmd", "result", NULL };
+
+	if (argc >= 2 && strcmp(argv[1], "tail") == 0) {
+		long n = argc > 2 ? strtol(argv[2], NULL, 10) : 20;
+
+		if (n <= 0 || n > 100000)
+			return usage_error("audit tail: '%s' is not a count", argc > 2 ? argv[2] : "");
+		return run("audit.tail", json_pack("{s:i}", "n", (int)n), cols);
+	}
+	if (argc == 2 && strcmp(argv[1], "verify") == 0)
+		return run("audit.verify", NULL, NULL);
+	return usage_error("%s", "audit tail [N] | audit verify");
+}
+
+static int
 cmd_status(int argc, char **argv)
 {
 
@@ -595,9 +612,10 @@ static const struct cmd {
 	  "    app del APP_ID | app list | app show APP_ID\n"
 	  "    app cert add APP_ID --cert-file FILE | app cert promote APP_ID | app cert del APP_ID" },
 	{ "channel", NULL, "channel list [--app APP_ID] | channel show APP_ID CHANNEL" },
-	{ "member", NULL, "member list APP_ID CHANNEL | member kick MEMBER_ID" },
+	{ "member", NULL, "member list APP_ID CHANNEL | member kick MEMBER_ID [--ban]" },
 	{ "node", cmd_node, "node show | node set --region CODE" },
 	{ "stats", cmd_stats, "stats [--watch SECONDS]   (from the stats segment)" },
+	{ "audit", cmd_audit, "audit tail [N] | audit verify" },
 	{ "token", cmd_token, "token new --app-id ID --cert-file FILE --channel NAME --uid N\n"
 	  "        --role pub|sub [--expire SECONDS]   (offline)" },
 };

@@ -203,8 +203,8 @@ unhex(const char *s, uint8_t *b, size_t n)
 }
 
 /* A node secret: created once, kept sealed in the store. */
-static int
-node_secret(struct ctld *d, const char *key, uint8_t *out, size_t len)
+int
+ctld_store_secret(struct ctld *d, const char *key, uint8_t *out, size_t len)
 {
 	char buf[256], aad[64];
 	uint8_t blob[128];
@@ -258,9 +258,9 @@ ctld_store_open(struct ctld *d)
 	sqlite3_busy_timeout(d->db, 2000);
 	rc = exec(d, schema);
 	if (rc == 0)
-		rc = node_secret(d, "channel_secret", d->chan_secret, sizeof(d->chan_secret));
+		rc = ctld_store_secret(d, "channel_secret", d->chan_secret, sizeof(d->chan_secret));
 	if (rc == 0)
-		rc = node_secret(d, "log_key", d->log_key, sizeof(d->log_key));
+		rc = ctld_store_secret(d, "log_key", d->log_key, sizeof(d->log_key));
 	if (rc == 0 && ctld_store_node_get(d, "region", d->region, sizeof(d->region)) < 0 &&
 	    d->region[0])
 		rc = ctld_store_node_set(d, "region", d->region);

@@ -284,3 +284,55 @@ def test_cli_permissions_by_group_and_rate_limit():
     # the burst (100, less what this uid already spent) passes, then the rate holds
     assert 50 <= len(replies) - len(limited) <= 110 and len(limited) >= 190
     assert all("rate limited" in r["error"] for r in limited)
+
+
+def test_kick_and_ban():
+    with System("kick_ban") as s:
+        ack = s.join(42201, uid=201)[0]
+        s.cd.ctl("member", "kick", ack["member_id"], "--ban")
+        members = s.cd.ctl("member", "list", APP_ID, "lobby")
+        again = s.join(42202, uid=201)[0]
+        other = s.join(42203, uid=202)[0]
+    assert members == []
+    assert again["name"] == "ACL_DENIED" and other["type"] == "ack"
+
+
+def test_audit_log_catches_edits_deletions_and_truncation():
+    with System("audit") as s:
+        for i in range(5):
+            s.cd.ctl("app", "set", APP_ID, "--rate", str(100 + i))
+        rc, _ = s.cd.ctl("app", "set", APP_ID, "--rate", "x", check=False)   # refused: usage
+        s.join(42301, uid=301)
+        tail = s.cd.ctl("audit", "tail", "50")
+        good = s.cd.ctl("audit", "verify")
+        path = s.cd.db + ".audit"
+        s.cd.stop()                     # anchors the head on the way out
+        lines = open(path).read().splitlines(keepends=True)
+
+        def check(content):
+            with open(path, "w") as f:
+                f.writelines(content)
+            s.cd.start()
+            r = s.cd.ctl("audit", "verify", check=False)
+            s.cd.stop()
+            return r
+
+        edited = list(lines)
+        k = next(i for i, l in enumerate(lines) if '"rate_fps":101' in l)
+        edited[k] = edited[k].replace('"rate_fps":101', '"rate_fps":999')
+        r_edit = check(edited)
+
+        r_delete = check(lines[:2] + lines[3:])
+        r_trunc = check(lines[:-2])
+        r_ok = check(lines)
+        s.cd.start()
+    assert rc == 2
+    cmds = [e["cmd"] for e in tail]
+    assert cmds.count("app.set") == 5 and "app.add" in cmds and "member.join" in cmds
+    assert all("cert" not in e["args"] or e["args"]["cert"] == "***" for e in tail)
+    assert CERT not in open(path).read()
+    assert good["ok"] is True and good["entries"] == len(lines)
+    assert r_edit[0] == 1 and "edited" in r_edit[1]["error"], (r_edit, r_delete, r_trunc)
+    assert r_delete[0] == 1 and "out of order" in r_delete[1]["error"]
+    assert r_trunc[0] == 1 and "truncated" in r_trunc[1]["error"]
+    assert r_ok[0] == 0
