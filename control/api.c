@@ -549,6 +549,54 @@ cmd_kick(struct ctld *d, json_t *args)
 }
 
 static json_t *
+cmd_acl(struct ctld *d, const char *op, json_t *args)
+{
+	unsigned int i;
+
+	if (strcmp(op, "list") == 0) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < d->n_acls; i++) {
+			const struct ctld_acl *r = &d->acls[i];
+
+			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s}", "id", r->id,
+				"action", r->allow ? "allow" : "deny", "prefix", r->text,
+				"app_id", r->app_index ? d->apps[r->app_index].app_id : "(global)"));
+		}
+		return ok(arr);
+	}
+	if (strcmp(op, "add") == 0) {
+		const char *action = arg_str(args, "action"), *prefix = arg_str(args, "prefix");
+		const char *id = arg_str(args, "app_id");
+		struct ctld_acl r;
+		struct ctld_app *app = NULL;
+
+		memset(&r, 0, sizeof(r));
+		if (action == NULL || (strcmp(action, "allow") && strcmp(action, "deny")))
+			return err(2, "action: allow or deny");
+		if (prefix == NULL || ctld_acl_parse(prefix, &r) < 0)
+			return err(2, "prefix: an IPv4 or IPv6 address with an optional /length");
+		if (id != NULL && (app = ctld_app_by_id(d, id)) == NULL)
+			return err(1, "no app %s", id);
+		r.allow = strcmp(action, "allow") == 0;
+		r.app_index = app ? app->app_index : 0;
+		if (ctld_store_add_acl(d, &r) < 0)
+			return err(1, "rule table full or store write failed");
+		return ok(json_pack("{s:i}", "id", r.id));
+	}
+	if (strcmp(op, "del") == 0) {
+		json_t *v = json_object_get(args, "id");
+
+		if (!json_is_integer(v))
+			return err(2, "id: a rule number (acl list)");
+		if (ctld_store_del_acl(d, (uint32_t)json_integer_value(v)) < 0)
+			return err(1, "no rule %lld", (long long)json_integer_value(v));
+		return ok(NULL);
+	}
+	return err(2, "acl: add, del or list");
+}
+
+static json_t *
 cmd_status(struct ctld *d)
 {
 	json_t *o = json_object(), *refused = json_object();
@@ -587,7 +635,7 @@ is_read_only(const char *cmd)
 {
 	static const char *const readers[] = {
 		"status", "app.list", "app.show", "channel.list", "channel.show", "member.list",
-		"node.show", "audit.tail", "audit.verify", NULL,
+		"node.show", "audit.tail", "audit.verify", "acl.list", NULL,
 	};
 	int i;
 
@@ -657,6 +705,8 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 		return cmd_members(d, args, 0);
 	if (strcmp(cmd, "member.kick") == 0)
 		return cmd_kick(d, args);
+	if (strncmp(cmd, "acl.", 4) == 0)
+		return cmd_acl(d, cmd + 4, args);
 	if (strcmp(cmd, "node.show") == 0)
 		return ok(json_pack("{s:s,s:s,s:s,s:s}", "instance", d->instance, "region",
 				    d->region, "store", d->db_path, "socket", d->sock_path));

@@ -402,6 +402,8 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = ctld_store_load_apps(d) == -EIO ? -EIO : 0;
 	if (rc == 0)
+		rc = ctld_store_load_acls(d);
+	if (rc == 0)
 		rc = ctld_audit_open(d);
 	if (rc == 0)
 		rc = ctld_api_open(d);

@@ -58,6 +58,20 @@ struct ctld_ack {
 	uint64_t at_ns;
 };
 
+#define CTLD_MAX_ACLS		1024
+
+/* An isolation rule: allow or deny a source prefix, globally (app 0) or
+ * for one app. */
+struct ctld_acl {
+	uint32_t id;
+	uint32_t app_index;
+	uint8_t allow;
+	uint8_t family;
+	uint8_t plen;
+	uint8_t addr[16];
+	char text[64];
+};
+
 struct ctld_counters {
 	uint64_t joins_ok;
 	uint64_t joins_refused[16];	/* by ERROR code */
@@ -86,6 +100,8 @@ struct ctld {
 	uint64_t dp_generation;
 	struct ctld_app apps[CTLD_MAX_APPS];
 	struct ctld_ack acks[CTLD_ACK_CACHE];
+	struct ctld_acl acls[CTLD_MAX_ACLS];
+	unsigned int n_acls;
 	struct ctld_counters c;
 	int listen_fd;
 	volatile int quit;
@@ -100,6 +116,12 @@ int ctld_store_del_app(struct ctld *d, uint32_t app_index);
 int ctld_store_node_get(struct ctld *d, const char *key, char *val, size_t len);
 int ctld_store_node_set(struct ctld *d, const char *key, const char *val);
 int ctld_store_secret(struct ctld *d, const char *key, uint8_t *out, size_t len);
+
+int ctld_store_load_acls(struct ctld *d);
+int ctld_store_add_acl(struct ctld *d, struct ctld_acl *a);
+int ctld_store_del_acl(struct ctld *d, uint32_t id);
+int ctld_acl_parse(const char *prefix, struct ctld_acl *a);
+int ctld_acl_allows(const struct ctld *d, uint32_t app_index, uint8_t family, const uint8_t *ip);
 
 /* Members as the store keeps them: what re-programs a restarted dataplane. */
 struct ctld_member {

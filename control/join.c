@@ -353,6 +353,10 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		code = RTR_E_GEOFENCED;
 		goto out_refuse;
 	}
+	if (!ctld_acl_allows(d, app->app_index, p->family, p->src_ip)) {
+		code = RTR_E_ACL_DENIED;
+		goto out_refuse;
+	}
 	chash = ctld_channel_hash(d, app->app_index, j.channel, j.channel_len);
 	{
 		char name[65];

@@ -574,6 +574,29 @@ cmd_token(int argc, char **argv)
 }
 
 static int
+cmd_acl(int argc, char **argv)
+{
+	static const char *const cols[] = { "id", "action", "prefix", "app_id", NULL };
+	json_t *args;
+
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return run("acl.list", NULL, cols);
+	if (argc >= 4 && strcmp(argv[1], "add") == 0) {
+		args = json_pack("{s:s,s:s}", "action", argv[2], "prefix", argv[3]);
+		if (argc == 6 && strcmp(argv[4], "--app") == 0)
+			json_object_set_new(args, "app_id", json_string(argv[5]));
+		else if (argc != 4) {
+			json_decref(args);
+			return usage_error("%s", "acl add allow|deny PREFIX [--app APP_ID]");
+		}
+		return run("acl.add", args, NULL);
+	}
+	if (argc == 3 && strcmp(argv[1], "del") == 0)
+		return run("acl.del", json_pack("{s:i}", "id", atoi(argv[2])), NULL);
+	return usage_error("%s", "acl add allow|deny PREFIX [--app APP_ID] | acl del ID | acl list");
+}
+
+static int
 cmd_audit(int argc, char **argv)
 {
 	static const char *const cols[] = { "seq", "t", "uid", "cmd", "result", NULL };
@@ -615,6 +638,7 @@ static const struct cmd {
 	{ "member", NULL, "member list APP_ID CHANNEL | member kick MEMBER_ID [--ban]" },
 	{ "node", cmd_node, "node show | node set --region CODE" },
 	{ "stats", cmd_stats, "stats [--watch SECONDS]   (from the stats segment)" },
+	{ "acl", cmd_acl, "acl add allow|deny PREFIX [--app APP_ID] | acl del ID | acl list" },
 	{ "audit", cmd_audit, "audit tail [N] | audit verify" },
 	{ "token", cmd_token, "token new --app-id ID --cert-file FILE --channel NAME --uid N\n"
 	  "        --role pub|sub [--expire SECONDS]   (offline)" },

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
@@ -35,7 +36,9 @@ static const char schema[] =
 	" state INTEGER NOT NULL, uid_bound INTEGER NOT NULL, privs INTEGER NOT NULL,"
 	" ep BLOB NOT NULL, token_expire INTEGER NOT NULL, priv_expire BLOB NOT NULL,"
 	" path_token INTEGER NOT NULL, join_ms INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS members_chan ON members(app_index, channel_hash);";
+	"CREATE INDEX IF NOT EXISTS members_chan ON members(app_index, channel_hash);"
+	"CREATE TABLE IF NOT EXISTS acl(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" app_index INTEGER NOT NULL, action TEXT NOT NULL, prefix TEXT NOT NULL);";
 
 /* ------------------------------------------------------------------ */
 /* master key and certificate sealing                                  */
@@ -592,4 +595,134 @@ ctld_store_channel_name(struct ctld *d, uint32_t app_index, uint64_t channel_has
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* isolation rules                                                     */
+
+int
+ctld_acl_parse(const char *prefix, struct ctld_acl *a)
+{
+	char buf[64], *slash;
+	long plen;
+	int maxlen;
+
+	if (strlen(prefix) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", prefix);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	memset(a->addr, 0, sizeof(a->addr));
+	if (inet_pton(AF_INET, buf, a->addr) == 1)
+		a->family = 4;
+	else if (inet_pton(AF_INET6, buf, a->addr) == 1)
+		a->family = 6;
+	else
+		return -EINVAL;
+	maxlen = a->family == 4 ? 32 : 128;
+	plen = maxlen;
+	if (slash != NULL) {
+		char *end;
+
+		plen = strtol(slash + 1, &end, 10);
+		if (*end || slash[1] == '\0' || plen < 0 || plen > maxlen)
+			return -EINVAL;
+	}
+	a->plen = (uint8_t)plen;
+	snprintf(a->text, sizeof(a->text), "%s", prefix);
+	return 0;
+}
+
+static int
+prefix_match(const struct ctld_acl *a, uint8_t family, const uint8_t *ip)
+{
+	unsigned int full = a->plen / 8, rest = a->plen % 8;
+
+	if (a->family != family || memcmp(a->addr, ip, full) != 0)
+		return 0;
+	return rest == 0 || ((a->addr[full] ^ ip[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/* Deny wins; if any allow rule applies (global or this app's), the source
+ * must match one of them. */
+int
+ctld_acl_allows(const struct ctld *d, uint32_t app_index, uint8_t family, const uint8_t *ip)
+{
+	int have_allow = 0, allowed = 0;
+	unsigned int i;
+
+	for (i = 0; i < d->n_acls; i++) {
+		const struct ctld_acl *a = &d->acls[i];
+
+		if (a->app_index != 0 && a->app_index != app_index)
+			continue;
+		if (!a->allow && prefix_match(a, family, ip))
+			return 0;
+		if (a->allow) {
+			have_allow = 1;
+			allowed |= prefix_match(a, family, ip);
+		}
+	}
+	return !have_allow || allowed;
+}
+
+int
+ctld_store_load_acls(struct ctld *d)
+{
+	sqlite3_stmt *st;
+
+	d->n_acls = 0;
+	if (sqlite3_prepare_v2(d->db, "SELECT id, app_index, action, prefix FROM acl ORDER BY id",
+			       -1, &st, NULL))
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW && d->n_acls < CTLD_MAX_ACLS) {
+		struct ctld_acl *a = &d->acls[d->n_acls];
+
+		if (ctld_acl_parse((const char *)sqlite3_column_text(st, 3), a) < 0)
+			continue;
+		a->id = (uint32_t)sqlite3_column_int64(st, 0);
+		a->app_index = (uint32_t)sqlite3_column_int64(st, 1);
+		a->allow = strcmp((const char *)sqlite3_column_text(st, 2), "allow") == 0;
+		d->n_acls++;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+ctld_store_add_acl(struct ctld *d, struct ctld_acl *a)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (d->n_acls == CTLD_MAX_ACLS)
+		return -ENOSPC;
+	if (sqlite3_prepare_v2(d->db, "INSERT INTO acl(app_index, action, prefix) VALUES(?,?,?)",
+			       -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, a->app_index);
+	sqlite3_bind_text(st, 2, a->allow ? "allow" : "deny", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, a->text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	if (rc == 0) {
+		a->id = (uint32_t)sqlite3_last_insert_rowid(d->db);
+		d->acls[d->n_acls++] = *a;
+	}
+	return rc;
+}
+
+int
+ctld_store_del_acl(struct ctld *d, uint32_t id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(d->db, "DELETE FROM acl WHERE id=?", -1, &st, NULL))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(d->db) ? 0 : -ENOENT) : -EIO;
+	sqlite3_finalize(st);
+	return rc < 0 ? rc : ctld_store_load_acls(d);
 }

@@ -336,3 +336,22 @@ def test_audit_log_catches_edits_deletions_and_truncation():
     assert r_delete[0] == 1 and "out of order" in r_delete[1]["error"]
     assert r_trunc[0] == 1 and "truncated" in r_trunc[1]["error"]
     assert r_ok[0] == 0
+
+
+def test_isolation_rules_global_and_per_app():
+    with System("acl") as s:
+        deny = s.cd.ctl("acl", "add", "deny", CL4 + "/32")["id"]
+        denied = s.join(42401, uid=401)[0]
+        s.cd.ctl("acl", "del", deny)
+        s.cd.ctl("acl", "add", "allow", "192.0.2.0/24", "--app", APP_ID)
+        not_listed = s.join(42402, uid=402)[0]
+        s.cd.ctl("acl", "add", "allow", "10.77.0.0/16", "--app", APP_ID)
+        listed = s.join(42403, uid=403)[0]
+        s.cd.ctl("acl", "add", "deny", "fd77::/64")          # another family: no effect
+        rules = s.cd.ctl("acl", "list")
+        rc, bad = s.cd.ctl("acl", "add", "deny", "10.0.0.300/8", check=False)
+    assert denied["name"] == "ACL_DENIED" and not_listed["name"] == "ACL_DENIED"
+    assert listed["type"] == "ack"
+    assert [(r["action"], r["prefix"]) for r in rules] == [
+        ("allow", "192.0.2.0/24"), ("allow", "10.77.0.0/16"), ("deny", "fd77::/64")]
+    assert rc == 2
