@@ -355,3 +355,31 @@ def test_isolation_rules_global_and_per_app():
     assert [(r["action"], r["prefix"]) for r in rules] == [
         ("allow", "192.0.2.0/24"), ("allow", "10.77.0.0/16"), ("deny", "fd77::/64")]
     assert rc == 2
+
+
+def test_quota_on_channels_per_app():
+    with System("quota") as s:
+        s.cd.ctl("app", "set", APP_ID, "--max-channels", "1")
+        a = s.join(42501, channel="room-a", uid=501)[0]
+        b = s.join(42502, channel="room-b", uid=502)[0]
+        a2 = s.join(42503, channel="room-a", uid=503)[0]
+    assert a["type"] == "ack" and a2["type"] == "ack" and b["name"] == "QUOTA"
+
+
+def test_idle_and_expired_members_leave_the_store():
+    with System("idle_expiry") as s:
+        s.dp.stop()
+        s.dp = Dataplane(["net_af_packet0,iface=dp0"],
+                         ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6, "--idle-timeout", "1"],
+                         netns=s.net.dp, mem=512, control=False, instance=s.instance).start()
+        wait_for(s.cd.attached, what="controld on the new dataplane")
+        idle = s.join(42601, uid=601)[0]                       # never validates its path
+        short = s.join(42602, uid=602, token=s.token("lobby", 602, expire=2))[0]
+        assert idle["type"] == short["type"] == "ack"
+        wait_for(lambda: s.cd.ctl("member", "list", APP_ID, "lobby") == [], timeout=20,
+                 what="idle and expired members removed")
+        log = s.cd.read_log()
+        tail = [e["args"].get("why") for e in s.cd.ctl("audit", "tail", "10")
+                if e["cmd"] == "member.remove"]
+    assert "idle" in log
+    assert set(tail) <= {"idle", "expired"} and len(tail) == 2
