@@ -222,6 +222,7 @@ def drops(st):
 
 RTRCTL = os.path.join(BUILD, "rtrctl")
 CONTROLD = os.path.join(BUILD, "rtr-controld")
+CLIENT = os.path.join(BUILD, "rtr-client")
 ERR = {1: "MALFORMED", 2: "VERSION", 3: "APP_UNKNOWN", 4: "APP_DISABLED", 5: "TOKEN_INVALID",
        6: "TOKEN_EXPIRED", 7: "PRIVILEGE", 8: "CHANNEL_FULL", 9: "QUOTA", 10: "GEOFENCED",
        11: "ACL_DENIED", 12: "RATE_LIMITED", 13: "ENC_REQUIRED", 14: "BUSY", 15: "UID_CONFLICT"}

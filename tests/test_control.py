@@ -10,7 +10,7 @@ import time
 import pytest
 
 from netns import CL4, SVC4, SVC6, Pair
-from rtr import (RTRCTL, KEEPALIVE, Controld, Dataplane, keepalive, join_frame, make_token, media,
+from rtr import (RTRCTL, CLIENT, KEEPALIVE, Controld, Dataplane, keepalive, join_frame, make_token, media,
                  outdir, parse_reply, relay, wait_for)
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
@@ -383,3 +383,45 @@ def test_idle_and_expired_members_leave_the_store():
                 if e["cmd"] == "member.remove"]
     assert "idle" in log
     assert set(tail) <= {"idle", "expired"} and len(tail) == 2
+
+
+APP2_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+CERT2 = "00112233445566778899aabbccddeeff"
+
+
+def _load(s, app_id, cert_file, users, channels, tag):
+    lines = []
+    for u in range(users):
+        ch = "c%d" % (u % channels)
+        lines.append("%s %d %s" % (ch, 1000 + u, make_token(app_id, cert_file, ch, 1000 + u)))
+    path = os.path.join(s.dir, "tokens-" + tag)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return subprocess.Popen(["ip", "netns", "exec", s.net.cl, CLIENT, "load", "--server",
+                             SVC4 + ":7700", "--app-id", app_id, "--tokens", path,
+                             "--users", str(users), "--channels", str(channels), "--rate", "25",
+                             "--duration", "3", "--bind", "0.0.0.0:%d" % (43000 if tag == "a"
+                                                                          else 44000)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_rtr_client_load_two_apps_same_channel_names_nothing_misdelivered():
+    """Two apps with the same channel names side by side, every user on its own
+    socket: each channel gets exactly its own frames."""
+    with System("load2") as s:
+        cert2 = _cert_file(s, CERT2)
+        s.cd.ctl("app", "add", APP2_ID, "--cert-file", cert2, "--name", "second", "--enc", "off")
+        pa = _load(s, APP_ID, s.cert, 18, 3, "a")
+        pb = _load(s, APP2_ID, cert2, 12, 3, "b")
+        out_a, _ = pa.communicate(timeout=120)
+        out_b, _ = pb.communicate(timeout=120)
+        st = s.dp.stats()
+    for out, rc, users in ((out_a, pa.returncode, 18), (out_b, pb.returncode, 12)):
+        rep = json.loads(out)
+        assert rc == 0, out
+        chans = rep["per_channel"]
+        assert len(chans) == 3 and sum(c["joined"] for c in chans) == users
+        for c in chans:
+            assert c["misdelivered"] == 0 and c["lost"] == 0 and c["duplicated"] == 0, c
+            assert c["delivered"] == c["expected"] > 0, c
+    assert st["drops"]["member_wrong_channel"] == 0 and st["drops"]["member_unknown"] == 0
