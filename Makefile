@@ -36,7 +36,7 @@ BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BU
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token
 
-.PHONY: all test unit pytest fuzz demo clean setup
+.PHONY: all test unit pytest fuzz demo demo-memif clean setup
 all: $(BINS) $(TESTBINS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -137,6 +137,11 @@ fuzz: $(BUILD)/fuzz_parse
 demo: setup
 	$(MAKE) all
 	bash tools/demo.sh $(BUILD)
+
+# the dataplane alone on a memif port, driven flat out by dpdk-testpmd
+demo-memif: setup
+	$(MAKE) all
+	bash tools/demo-memif.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -429,10 +429,16 @@ cmd_stats(int argc, char **argv)
 	unsigned int every = 0, i, k;
 	int rc, loops;
 
-	if (argc == 3 && strcmp(argv[1], "--watch") == 0)
+	unsigned int count = 0;
+
+	if (argc >= 3 && strcmp(argv[1], "--watch") == 0)
 		every = (unsigned int)atoi(argv[2]);
-	else if (argc != 1)
-		return usage_error("%s", "stats [--watch SECONDS]");
+	if (argc == 5 && every && strcmp(argv[3], "--count") == 0)
+		count = (unsigned int)atoi(argv[4]);
+	else if (argc != 1 && argc != 3)
+		return usage_error("%s", "stats [--watch SECONDS [--count N]]");
+	if (argc >= 3 && every == 0)
+		return usage_error("stats --watch: '%s' is not a number of seconds", argv[2]);
 	rc = rtr_seg_attach(instance, RTR_ATTACH_STATS, &seg);
 	if (rc < 0) {
 		fprintf(stderr, "rtrctl: stats of instance %s: %s\n", instance, rtr_seg_strerror(rc));
@@ -466,8 +472,12 @@ cmd_stats(int argc, char **argv)
 			putchar('\n');
 			json_decref(o);
 		} else {
-			printf("rx %llu  tx %llu  media in %llu out %llu  punted %llu  drops %llu  "
-			       "members %llu  channels %llu\n",
+			char ts[16];
+			time_t now = time(NULL);
+
+			strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+			printf("%s  rx %llu  tx %llu  media in %llu out %llu  punted %llu  drops %llu  "
+			       "members %llu  channels %llu\n", ts,
 			       (unsigned long long)w.rx_pkts, (unsigned long long)w.tx_pkts,
 			       (unsigned long long)w.media_in, (unsigned long long)w.media_out,
 			       (unsigned long long)w.punted, (unsigned long long)w.drops_total,
@@ -478,7 +488,7 @@ cmd_stats(int argc, char **argv)
 					       (unsigned long long)w.drops[i]);
 		}
 		fflush(stdout);
-		if (every == 0 || !rtr_seg_alive(seg))
+		if (every == 0 || !rtr_seg_alive(seg) || (count && (unsigned int)loops + 1 >= count))
 			break;
 		sleep(every);
 	}
@@ -637,7 +647,7 @@ static const struct cmd {
 	{ "channel", NULL, "channel list [--app APP_ID] | channel show APP_ID CHANNEL" },
 	{ "member", NULL, "member list APP_ID CHANNEL | member kick MEMBER_ID [--ban]" },
 	{ "node", cmd_node, "node show | node set --region CODE" },
-	{ "stats", cmd_stats, "stats [--watch SECONDS]   (from the stats segment)" },
+	{ "stats", cmd_stats, "stats [--watch SECONDS [--count N]]   (from the stats segment)" },
 	{ "acl", cmd_acl, "acl add allow|deny PREFIX [--app APP_ID] | acl del ID | acl list" },
 	{ "audit", cmd_audit, "audit tail [N] | audit verify" },
 	{ "token", cmd_token, "token new --app-id ID --cert-file FILE --channel NAME --uid N\n"
