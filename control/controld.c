@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "controld.h"
 #include "audit.h"
@@ -398,6 +399,16 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		uint8_t r[16];
+		unsigned int i;
+
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			return 1;
+		for (i = 0; i < sizeof(r); i++)
+			sprintf(d->dummy_cert + 2 * i, "%02x", r[i]);
+		OPENSSL_cleanse(r, sizeof(r));
+	}
 	rc = ctld_store_open(d);
 	if (rc == 0)
 		rc = ctld_store_load_apps(d) == -EIO ? -EIO : 0;

@@ -96,6 +96,7 @@ struct ctld {
 	uint8_t master_key[32];
 	uint8_t chan_secret[CTLD_SECRET_LEN];
 	uint8_t log_key[32];		/* keyed hash for masked logs */
+	char dummy_cert[CTLD_CERT_LEN + 1];	/* random, per process: pads signature checks */
 	struct rtr_seg *seg;		/* NULL while the dataplane is away */
 	uint64_t dp_generation;
 	struct ctld_app apps[CTLD_MAX_APPS];

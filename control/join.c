@@ -230,18 +230,23 @@ join_is_fresh(struct ctld *d, uint32_t app_index, uint32_t uid, uint64_t ms)
 	char key[48], val[32];
 
 	snprintf(key, sizeof(key), "lastjoin:%u:%u", app_index, uid);
-	if (ctld_store_node_get(d, key, val, sizeof(val)) == 0 &&
-	    ms <= strtoull(val, NULL, 10))
-		return 0;
+	return !(ctld_store_node_get(d, key, val, sizeof(val)) == 0 &&
+		 ms <= strtoull(val, NULL, 10));
+}
+
+static void
+join_accepted(struct ctld *d, uint32_t app_index, uint32_t uid, uint64_t ms)
+{
+	char key[48], val[32];
+
+	snprintf(key, sizeof(key), "lastjoin:%u:%u", app_index, uid);
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)ms);
 	ctld_store_node_set(d, key, val);
-	return 1;
 }
 
 void
 ctld_join(struct ctld *d, const struct rtr_punt *p)
 {
-	static const char dummy_cert[] = "00000000000000000000000000000000";
 	struct join_req j;
 	struct rtr_token tok;
 	struct rtr_token_check want;
@@ -279,13 +284,16 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	}
 
 	/* signature first: an unknown app is checked against a dummy certificate */
+	/* always two certificates, so every JOIN costs the same: an app's
+	 * primary and secondary, padded (and an unknown app's made up) with
+	 * this process's own random dummy, which no token can be signed with */
 	app = ctld_app_by_id(d, j.app_id);
 	if (app != NULL && app->cert[0][0]) {
 		certs[n_certs++] = app->cert[0];
-		if (app->cert[1][0])
-			certs[n_certs++] = app->cert[1];
+		certs[n_certs++] = app->cert[1][0] ? app->cert[1] : d->dummy_cert;
 	} else {
-		certs[n_certs++] = dummy_cert;
+		certs[n_certs++] = d->dummy_cert;
+		certs[n_certs++] = d->dummy_cert;
 	}
 	memset(&want, 0, sizeof(want));
 	want.app_id = j.app_id;
@@ -456,6 +464,7 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		rtr_put32(b + 21, (uint32_t)m.token_expire);
 		rtr_put64(b + 25, m.path_token);
 	}
+	join_accepted(d, app->app_index, j.uid, j.h.counter);
 	ack_store(d, p, &j, ack, sizeof(ack));
 	send_frame(d, p, ack, sizeof(ack));
 	d->c.joins_ok++;
@@ -479,7 +488,11 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	goto out_wipe;
 
 out_refuse:
-	send_error(d, p, &j, (uint16_t)code);
+	/* BUSY (like MALFORMED, VERSION, RATE_LIMITED) is never answered */
+	if (code != RTR_E_BUSY)
+		send_error(d, p, &j, (uint16_t)code);
+	else
+		d->c.joins_refused[code]++;
 	ctld_audit_join_refused(d, code);
 	ctld_log(d, "join refused code=%d app=%s uid=%s from %s", code,
 		 app != NULL && code != RTR_E_TOKEN_INVALID ? app->name : "-",

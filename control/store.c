@@ -397,12 +397,29 @@ ctld_store_del_app(struct ctld *d, uint32_t app_index)
 	sqlite3_bind_int64(st, 1, app_index);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_prepare_v2(d->db, "DELETE FROM members WHERE app_index=?", -1,
+	/* nothing of the app stays behind for the next app with its index:
+	 * members, isolation rules, bans, JOIN replay records */
+	if (rc == 0 && sqlite3_prepare_v2(d->db, "DELETE FROM members WHERE app_index=?1;", -1,
 					  &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, app_index);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 		sqlite3_finalize(st);
 	}
+	if (rc == 0 && sqlite3_prepare_v2(d->db, "DELETE FROM acl WHERE app_index=?1", -1, &st,
+					  NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, app_index);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(st);
+	}
+	if (rc == 0 && sqlite3_prepare_v2(d->db, "DELETE FROM node WHERE key LIKE 'ban:' || ?1 ||"
+					  " ':%' OR key LIKE 'lastjoin:' || ?1 || ':%'", -1, &st,
+					  NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, app_index);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(st);
+	}
+	if (rc == 0)
+		rc = ctld_store_load_acls(d);
 	return rc;
 }
 

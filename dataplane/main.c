@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <rte_eal.h>
@@ -470,8 +471,9 @@ main(int argc, char **argv)
 	uint16_t pid;
 	int n, rc;
 
-	/* frames and keys live in this process: no core dumps */
+	/* frames and keys live in this process: no core dumps, no ptrace by others */
 	setrlimit(RLIMIT_CORE, &nocore);
+	prctl(PR_SET_DUMPABLE, 0);
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, "rtr-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,17 @@ rtr_seg_cmd_take(struct rtr_seg *seg, struct rtr_msg *out, unsigned int n)
 
 /* ---------------------------------------------------------------- */
 
+static int
+stats_owner_ok(uid_t owner)
+{
+	struct passwd *pw;
+
+	if (owner == 0 || owner == geteuid())
+		return 1;
+	pw = getpwnam("rtrelay");
+	return pw != NULL && pw->pw_uid == owner;
+}
+
 static void *
 map_existing(const char *name, int writable, mode_t want_mode, size_t min, size_t *size,
 	     int *err)
@@ -386,8 +398,10 @@ map_existing(const char *name, int writable, mode_t want_mode, size_t min, size_
 		close(fd);
 		return NULL;
 	}
-	/* the control segment is the service user's alone; stats are 0640 */
-	if ((writable && st.st_uid != geteuid()) || (st.st_mode & 0777) != want_mode) {
+	/* the control segment is the service user's alone; stats are 0640 and
+	 * must come from root, ourselves or the rtrelay service user */
+	if ((writable && st.st_uid != geteuid()) || (st.st_mode & 0777) != want_mode ||
+	    (!writable && !stats_owner_ok(st.st_uid))) {
 		*err = -EPERM;
 		close(fd);
 		return NULL;

@@ -425,3 +425,21 @@ def test_rtr_client_load_two_apps_same_channel_names_nothing_misdelivered():
             assert c["misdelivered"] == 0 and c["lost"] == 0 and c["duplicated"] == 0, c
             assert c["delivered"] == c["expected"] > 0, c
     assert st["drops"]["member_wrong_channel"] == 0 and st["drops"]["member_unknown"] == 0
+
+
+def test_app_delete_leaves_nothing_for_the_next_app_and_no_fixed_dummy_certificate():
+    with System("app_del") as s:
+        zero = make_token(APP_ID, _cert_file(s, "0" * 32), "lobby", 701)
+        zero_signed = s.join(42701, uid=701, token=zero)[0]
+        s.cd.ctl("acl", "add", "deny", CL4, "--app", APP_ID)
+        ack = s.join(42702, uid=702)[0]
+        s.cd.ctl("acl", "del", s.cd.ctl("acl", "list")[0]["id"])
+        ack = s.join(42703, uid=702)[0]
+        s.cd.ctl("member", "kick", ack["member_id"], "--ban")
+        s.cd.ctl("acl", "add", "deny", CL4, "--app", APP_ID)
+        s.cd.ctl("app", "del", APP_ID)
+        s.cd.ctl("app", "add", APP_ID, "--cert-file", s.cert, "--enc", "off")
+        again = s.join(42704, uid=702)[0]          # same index: no ban, no rule, no record
+        rules = s.cd.ctl("acl", "list")
+    assert zero_signed["name"] == "TOKEN_INVALID"
+    assert again["type"] == "ack" and rules == []

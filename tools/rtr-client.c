@@ -2372,12 +2372,10 @@ parse_args(int argc, char **argv)
 			return bad("--%s given twice", optdefs[i].name);
 		val[i] = optarg != NULL ? optarg : (char *)"";
 		if (o == O_TOKEN) {
-			cfg.token_len = strlen(optarg);
-			cfg.token = strdup(optarg);
-			/* out of /proc/PID/cmdline from now on */
-			explicit_bzero(optarg, cfg.token_len);
-			if (cfg.token == NULL)
-				return bad("out of memory");
+			/* a secret on a command line is readable by every local user */
+			explicit_bzero(optarg, strlen(optarg));
+			return bad("--token: tokens are not taken on the command line; "
+				   "use --token-file FILE (or - for standard input)");
 		}
 	}
 	if (optind >= argc) {
