@@ -8,7 +8,7 @@
 SHELL    := /bin/bash
 CC       ?= gcc
 CLANG    ?= clang
-PKGS     := libdpdk libcrypto libbpf jansson zlib sqlite3
+PKGS     := libdpdk libcrypto libbpf jansson zlib sqlite3 libmicrohttpd
 BUILD    ?= build
 ifeq ($(SANITIZE),1)
 BUILD    := build/san
@@ -70,7 +70,7 @@ $(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o
 
 # Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
 CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c \
-             control/audit.c
+             control/audit.c control/metrics.c
 CTLD_OBJS := $(CTLD_SRCS:%.c=$(BUILD)/obj/%.o)
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS)

@@ -26,6 +26,7 @@
 
 #include "controld.h"
 #include "audit.h"
+#include "metrics.h"
 
 #define LINE_MAX_BYTES	16384
 #define RATE_PER_S	50
@@ -627,6 +628,7 @@ cmd_status(struct ctld *d)
 	json_object_set_new(o, "members_removed", json_integer((json_int_t)d->c.members_removed));
 	json_object_set_new(o, "dp_reprogrammed", json_integer((json_int_t)d->c.dp_reprogrammed));
 	json_object_set_new(o, "api_refused", json_integer((json_int_t)d->c.api_refused));
+	json_object_set_new(o, "alarms", ctld_alarms_json(d));
 	return ok(o);
 }
 
@@ -722,21 +724,33 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 	return err(2, "unknown command '%s'", cmd);
 }
 
+/* Every reply whole, in order. The socket blocks on writes for at most a
+ * second (SO_SNDTIMEO): a peer that does not read is dropped, it cannot
+ * stall the daemon. */
 static void
 respond(struct client *cl, json_t *reply)
 {
 	char *s = json_dumps(reply, JSON_COMPACT);
+	size_t n, off = 0;
 
-	if (s != NULL) {
-		size_t n = strlen(s);
-
-		s[n] = '\n';	/* json_dumps leaves room for the NUL we overwrite */
-		if (write(cl->fd, s, n + 1) < 0) {
-			/* the peer went away: poll() notices */
-		}
-		free(s);
-	}
 	json_decref(reply);
+	if (s == NULL || cl->fd < 0) {
+		free(s);
+		return;
+	}
+	n = strlen(s);
+	s[n] = '\n';	/* json_dumps leaves room for the NUL we overwrite */
+	while (off < n + 1) {
+		ssize_t w = write(cl->fd, s + off, n + 1 - off);
+
+		if (w <= 0) {
+			close(cl->fd);	/* gone, or not reading */
+			cl->fd = -1;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(s);
 }
 
 static void
@@ -785,12 +799,14 @@ ctld_api_poll(struct ctld *d, struct pollfd *fds, int n)
 	int i, k;
 
 	if (fds[0].revents & POLLIN) {
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd >= 0) {
+			struct timeval tmo = { 1, 0 };
 			struct ucred cr;
 			socklen_t len = sizeof(cr);
 
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
 			for (k = 0; k < CTLD_MAX_CLIENTS && clients[k].fd >= 0; k++)
 				;
 			if (k == CTLD_MAX_CLIENTS ||
@@ -829,7 +845,7 @@ ctld_api_poll(struct ctld *d, struct pollfd *fds, int n)
 		}
 		cl->len += (size_t)got;
 		cl->buf[cl->len] = '\0';
-		while ((nl = strchr(cl->buf, '\n')) != NULL) {
+		while (cl->fd >= 0 && (nl = strchr(cl->buf, '\n')) != NULL) {
 			size_t used = (size_t)(nl - cl->buf) + 1;
 
 			*nl = '\0';
@@ -838,7 +854,7 @@ ctld_api_poll(struct ctld *d, struct pollfd *fds, int n)
 			cl->len -= used;
 			cl->buf[cl->len] = '\0';
 		}
-		if (cl->len == sizeof(cl->buf) - 1) {
+		if (cl->fd >= 0 && cl->len == sizeof(cl->buf) - 1) {
 			respond(cl, err(2, "request longer than %d bytes", LINE_MAX_BYTES - 1));
 			close(cl->fd);
 			cl->fd = -1;

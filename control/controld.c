@@ -6,6 +6,8 @@
  * dataplane keeps forwarding while this process is down.
  *
  *   rtr-controld [--instance NAME] [--db PATH] [--socket PATH] [--region CODE]
+ *                [--metrics HOST:PORT] [--alarm-drop-rate N] [--alarm-punt-backlog N]
+ *                [--alarm-heartbeat-ms N]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,8 +26,10 @@
 
 #include "controld.h"
 #include "audit.h"
+#include "metrics.h"
 
 #define ATTACH_RETRY_MS		200
+#define ALARM_TICK_MS		100
 
 static struct ctld ctld;
 
@@ -339,7 +343,13 @@ usage(void)
 		"  --instance NAME   the dataplane instance to control (default: default)\n"
 		"  --db PATH         the store (default: /var/lib/rtrelay/NAME.db; key file PATH.key)\n"
 		"  --socket PATH     the API socket (default: /run/rtrelay/NAME.sock)\n"
-		"  --region CODE     this node's region, for apps' geo-fences\n");
+		"  --region CODE     this node's region, for apps' geo-fences\n"
+		"  --metrics HOST:PORT     Prometheus metrics on http://HOST:PORT/metrics, loopback\n"
+		"                          only (127.0.0.0/8 or [::1]; default: off)\n"
+		"  --alarm-drop-rate N     alarm above N drops/s of any one reason (default 10000)\n"
+		"  --alarm-punt-backlog N  alarm above N JOINs waiting in the punt ring (default 512)\n"
+		"  --alarm-heartbeat-ms N  alarm when the dataplane heartbeat is older (default 1000)\n"
+		"                          (a threshold of 0 turns that alarm off)\n");
 }
 
 int
@@ -350,12 +360,19 @@ main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "region", required_argument, NULL, 'r' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "alarm-drop-rate", required_argument, NULL, 'A' },
+		{ "alarm-punt-backlog", required_argument, NULL, 'P' },
+		{ "alarm-heartbeat-ms", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctld *d = &ctld;
 	struct rlimit nocore = { 0, 0 };
-	uint64_t next_attach = 0;
+	uint64_t next_attach = 0, next_tick = 0;
+	struct ctld_alarm_cfg alarm_cfg = CTLD_ALARM_CFG_DEFAULT;
+	const char *metrics_addr = NULL;
+	char why[160];
 	int o, rc;
 
 	/* certificates and keys live in this process: no core dumps, no ptrace */
@@ -381,6 +398,25 @@ main(int argc, char **argv)
 		case 'r':
 			snprintf(d->region, sizeof(d->region), "%s", optarg);
 			break;
+		case 'm':
+			if (ctld_metrics_addr_check(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "rtr-controld: --metrics: %s\n", why);
+				return 2;
+			}
+			metrics_addr = optarg;
+			break;
+		case 'A':
+		case 'P':
+		case 'H': {
+			const char *which = o == 'A' ? "drop-rate" :
+					    o == 'P' ? "punt-backlog" : "heartbeat-ms";
+
+			if (ctld_alarm_set(&alarm_cfg, which, optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "rtr-controld: --alarm-%s: %s\n", which, why);
+				return 2;
+			}
+			break;
+		}
 		default:
 			usage();
 			return 2;
@@ -416,10 +452,13 @@ main(int argc, char **argv)
 		rc = ctld_store_load_acls(d);
 	if (rc == 0)
 		rc = ctld_audit_open(d);
+	if (rc == 0 && metrics_addr != NULL)
+		rc = ctld_metrics_start(d, metrics_addr);
 	if (rc == 0)
 		rc = ctld_api_open(d);
 	if (rc < 0) {
 		ctld_log(d, "start-up failed: %s", strerror(-rc));
+		ctld_metrics_stop(d);
 		ctld_store_close(d);
 		return 1;
 	}
@@ -435,6 +474,11 @@ main(int argc, char **argv)
 			next_attach = mono_ms() + ATTACH_RETRY_MS;
 		} else if (d->seg != NULL && !rtr_seg_alive(d->seg)) {
 			dp_lost(d, "stopped (heartbeat or process gone)");
+		}
+		if (mono_ms() >= next_tick) {
+			/* alarms (also while the dataplane is away) and the metrics snapshot */
+			ctld_alarms_tick(d, &alarm_cfg);
+			next_tick = mono_ms() + ALARM_TICK_MS;
 		}
 		n = ctld_api_fds(d, fds, CTLD_MAX_CLIENTS + 1);
 		/* the rings have no file descriptor: look at them every millisecond */
@@ -458,6 +502,7 @@ main(int argc, char **argv)
 		}
 	}
 	ctld_log(d, "stopping");
+	ctld_metrics_stop(d);
 	ctld_api_close(d);
 	ctld_audit_close(d);
 	if (d->seg != NULL)

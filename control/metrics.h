@@ -46,7 +46,8 @@ int ctld_alarm_set(struct ctld_alarm_cfg *cfg, const char *which, const char *va
 		   char *why, size_t len);
 
 /* Start the HTTP thread on hostport. Call after ctld_store_open (it opens
- * d->db_path read-only). Returns 0 or a negative errno. */
+ * d->db_path read-only). Returns 0 or a negative errno, after logging why.
+ * ctld_metrics_stop may be called whether or not it started. */
 int ctld_metrics_start(struct ctld *d, const char *hostport);
 void ctld_metrics_stop(struct ctld *d);
 

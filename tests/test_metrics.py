@@ -309,6 +309,36 @@ def test_drop_rate_alarm_raised_and_cleared():
     assert re.search(r"member_unknown \d+/s > 100/s", raised_lines[0]), raised_lines
 
 
+def test_punt_backlog_alarm_under_a_join_flood():
+    name = "punt_backlog"
+    with MetricsSystem("alarm_punt", ["--alarm-punt-backlog", "20"]) as s:
+        m = s.wait_metric("rtrelay_alarm_punt_backlog_threshold", lambda v: v == 20)
+        assert val(m, "rtrelay_alarm_active", alarm=name) == 0
+        # well-formed JOINs whose signature fails: each costs controld a verification and
+        # an ERROR through the dataplane, so the punt ring fills faster than it drains
+        tok = make_token(APP_ID, s.cert, "lobby", 0)[:-6] + "AAAAAA"
+        f = join_frame(tok, APP_ID, "lobby", 801, 1)
+        flood = s.net.agent("send", "--sport", 42801, "--dst", SVC4, "--frames", f.hex(),
+                            "--repeat", 3000, "--pps", 0)
+
+        def raised():
+            m = s.metrics()
+            if val(m, "rtrelay_alarm_active", alarm=name) != 1:
+                return None
+            a = s.alarms().get(name)
+            return a and (m, a)
+        m, a = wait_for(raised, what="the punt-backlog alarm in metrics and status")
+        flood.communicate(timeout=60)
+        assert a["threshold"] == 20 and a["peak"] > 20
+        m = s.wait_metric("rtrelay_alarm_active", lambda v: v == 0, alarm=name, timeout=30,
+                          what="the punt-backlog alarm cleared")
+        assert val(m, "rtrelay_punt_ring_backlog") < 16
+        assert val(m, "rtrelay_controld_joins_total", result="TOKEN_INVALID") > 20
+        log = s.cd.read_log()
+    assert re.search(r"ALARM raised: punt backlog \d+ entries > 20 entries", log), log[-2000:]
+    assert "ALARM cleared: punt backlog" in log
+
+
 def test_heartbeat_alarm_when_the_dataplane_stops():
     name = "dataplane_heartbeat"
     with MetricsSystem("alarm_heartbeat", ["--alarm-heartbeat-ms", "300"]) as s:
