@@ -443,3 +443,32 @@ def test_app_delete_leaves_nothing_for_the_next_app_and_no_fixed_dummy_certifica
         rules = s.cd.ctl("acl", "list")
     assert zero_signed["name"] == "TOKEN_INVALID"
     assert again["type"] == "ack" and rules == []
+
+
+def test_store_seals_certificates_and_is_private():
+    import sqlite3
+    import stat as st_
+    with System("sealed") as s:
+        cert2 = _cert_file(s, CERT2)
+        s.cd.ctl("app", "add", APP2_ID, "--cert-file", cert2, "--enc", "off")
+        s.cd.stop()
+        modes = {p: st_.S_IMODE(os.stat(s.cd.db + p).st_mode) for p in ("", ".key", ".audit")}
+        raw = open(s.cd.db, "rb").read() + open(s.cd.db + "-wal", "rb").read() \
+            if os.path.exists(s.cd.db + "-wal") else open(s.cd.db, "rb").read()
+        # move app 2's sealed certificate into app 1's row: bound to its row, it fails
+        db = sqlite3.connect(s.cd.db)
+        blob = db.execute("SELECT cert1 FROM apps WHERE app_id=?", (APP2_ID,)).fetchone()[0]
+        db.execute("UPDATE apps SET cert1=? WHERE app_id=?", (blob, APP_ID))
+        db.commit()
+        db.close()
+        s.cd.start()
+        wait_for(s.cd.attached, what="controld back")
+        apps = {a["app_id"]: a for a in s.cd.ctl("app", "list")}
+        refused = s.join(42801, uid=801)[0]
+        log = s.cd.read_log()
+    assert modes == {"": 0o600, ".key": 0o600, ".audit": 0o600}
+    for c in (CERT, CERT2):
+        assert c.encode() not in raw and c.lower().encode() not in raw
+    assert apps[APP_ID]["enabled"] is False and apps[APP2_ID]["enabled"] is True
+    assert "does not decrypt" in log
+    assert refused["name"] == "TOKEN_INVALID"
