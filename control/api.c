@@ -89,35 +89,26 @@ rate_ok(uid_t uid)
 	return 1;
 }
 
+/* Is the peer in this group? Its groups as they were when it connected
+ * (SO_PEERGROUPS): no race with a pid that exits and is reused. */
 static int
-in_group(pid_t pid, gid_t primary, const char *name)
+in_group(int fd, gid_t primary, const char *name)
 {
 	struct group *g = getgrnam(name);
-	char path[64], line[1024];
-	FILE *f;
-	int found = 0;
+	gid_t gids[256];
+	socklen_t len = sizeof(gids);
+	size_t i;
 
 	if (g == NULL)
 		return 0;
 	if (primary == g->gr_gid)
 		return 1;
-	/* supplementary groups of the peer process itself */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len) < 0)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		char *tok, *save = NULL;
-
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (tok = strtok_r(line + 7, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save))
-			if ((gid_t)strtoul(tok, NULL, 10) == g->gr_gid)
-				found = 1;
-	}
-	fclose(f);
-	return found;
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (gids[i] == g->gr_gid)
+			return 1;
+	return 0;
 }
 
 int
@@ -625,6 +616,8 @@ cmd_status(struct ctld *d)
 	json_object_set_new(o, "joins_dropped_replay",
 			    json_integer((json_int_t)d->c.joins_dropped_replay));
 	json_object_set_new(o, "joins_retransmit", json_integer((json_int_t)d->c.joins_retransmit));
+	json_object_set_new(o, "joins_dropped_policy",
+			    json_integer((json_int_t)d->c.joins_dropped_policy));
 	json_object_set_new(o, "members_removed", json_integer((json_int_t)d->c.members_removed));
 	json_object_set_new(o, "dp_reprogrammed", json_integer((json_int_t)d->c.dp_reprogrammed));
 	json_object_set_new(o, "api_refused", json_integer((json_int_t)d->c.api_refused));
@@ -819,8 +812,8 @@ ctld_api_poll(struct ctld *d, struct pollfd *fds, int n)
 				cl->uid = cr.uid;
 				cl->pid = cr.pid;
 				cl->len = 0;
-				cl->perm = cr.uid == 0 || in_group(cr.pid, cr.gid, "rtrelay-admin") ?
-					   PERM_ADMIN : in_group(cr.pid, cr.gid, "rtrelay") ?
+				cl->perm = cr.uid == 0 || in_group(fd, cr.gid, "rtrelay-admin") ?
+					   PERM_ADMIN : in_group(fd, cr.gid, "rtrelay") ?
 					   PERM_READ : PERM_NONE;
 			}
 		}

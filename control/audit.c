@@ -5,11 +5,13 @@
  *   line n = {"seq":n,"t":ns,"uid":..,"pid":..,"cmd":..,"args":{..},"result":..,"mac":hex}
  *   mac_n  = HMAC(K_n, line_n without mac || mac_{n-1});  K_{n+1} = SHA-256("rtrelay-audit" || K_n)
  *
- * K_0 is a node secret sealed in the store; the daemon holds only the
- * current K_n, so a key taken from a running daemon cannot re-sign older
- * lines. The chain head (seq and mac) is anchored in the store and in
- * syslog every ANCHOR_EVERY lines and at least every minute, so editing,
- * inserting, deleting or truncating lines is found by `rtrctl audit verify`.
+ * K_1 is a node secret sealed in the store (the verifier's key); in memory
+ * the daemon keeps only the current K_n. The chain head (seq and mac) is
+ * anchored in the store and in syslog every ANCHOR_EVERY lines and at least
+ * every minute, so editing, inserting, deleting or truncating lines is found
+ * by `rtrctl audit verify`. Whoever holds both the store and the master key
+ * can rebuild a chain that matches the store's anchor: the syslog copy of
+ * the anchors, kept off the node, is what catches that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +32,8 @@
 
 #define ANCHOR_EVERY	64
 #define ANCHOR_MS	60000
-#define LINE_MAX_LEN	8192
+#define LINE_MAX_LEN	16384
+#define ARGS_MAX_LEN	4096	/* larger arguments are logged as their size */
 
 static struct {
 	FILE *f;
@@ -90,12 +93,23 @@ tohex(const uint8_t *b, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+/* The mac field is always the last one of a line, whatever the arguments hold. */
+static char *
+last_mac_field(char *line)
+{
+	char *m = NULL, *p = line;
+
+	while ((p = strstr(p, ",\"mac\":\"")) != NULL)
+		m = p++;
+	return m;
+}
+
 /* Walk the file from K_0: the chain must hold line by line. Leaves the
  * state (key, prev, seq) at the end of the good part. Returns the number of
  * lines, or -(line number) of the first bad line. */
 static int64_t
 walk(const uint8_t k0[32], const char *path, uint8_t k[32], uint8_t prev[32], uint64_t *seq,
-     char *why, size_t whylen)
+     char *why, size_t whylen, uint64_t at_seq, uint8_t at_mac[32])
 {
 	char *line = malloc(LINE_MAX_LEN);
 	FILE *f = fopen(path, "r");
@@ -114,7 +128,7 @@ walk(const uint8_t k0[32], const char *path, uint8_t k[32], uint8_t prev[32], ui
 		return 0;	/* no log yet */
 	}
 	while (fgets(line, LINE_MAX_LEN, f) != NULL) {
-		char *m = strstr(line, ",\"mac\":\"");
+		char *m = last_mac_field(line);
 		json_error_t je;
 		json_t *o = json_loads(line, 0, &je);
 		uint8_t mac[32];
@@ -143,6 +157,8 @@ walk(const uint8_t k0[32], const char *path, uint8_t k[32], uint8_t prev[32], ui
 		}
 		json_decref(o);
 		memcpy(prev, mac, 32);
+		if (at_mac != NULL && *seq == at_seq)
+			memcpy(at_mac, mac, 32);
 		evolve(k);
 		(*seq)++;
 	}
@@ -188,7 +204,7 @@ ctld_audit_open(struct ctld *d)
 	rc = load_k0(d, k0);
 	if (rc < 0)
 		return rc;
-	n = walk(k0, a.path, a.k, a.prev, &a.seq, why, sizeof(why));
+	n = walk(k0, a.path, a.k, a.prev, &a.seq, why, sizeof(why), 0, NULL);
 	OPENSSL_cleanse(k0, sizeof(k0));
 	if (n < 0) {
 		/* keep serving, but say so: the log no longer proves anything */
@@ -256,9 +272,20 @@ ctld_audit(struct ctld *d, int uid, int pid, const char *cmd, json_t *args, cons
 
 	if (a.f == NULL)
 		return;
-	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:s}", "seq", (json_int_t)a.seq,
-		      "t", (json_int_t)ctld_now_ns(), "uid", uid, "pid", pid, "cmd", cmd,
-		      "args", masked(args), "result", result);
+	{
+		json_t *m = masked(args);
+		char *js = json_dumps(m, JSON_COMPACT);
+		size_t alen = js ? strlen(js) : 0;
+
+		free(js);
+		if (alen > ARGS_MAX_LEN) {
+			json_decref(m);
+			m = json_pack("{s:b,s:I}", "truncated", 1, "bytes", (json_int_t)alen);
+		}
+		o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:s}", "seq", (json_int_t)a.seq,
+			      "t", (json_int_t)ctld_now_ns(), "uid", uid, "pid", pid, "cmd", cmd,
+			      "args", m, "result", result ? result : "");
+	}
 	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (body == NULL)
@@ -294,25 +321,28 @@ ctld_audit_api_limited(struct ctld *d)
 	a.api_limited++;
 }
 
-/* Refusal floods become one line per interval; anchors at least per minute. */
+/* Refusal floods become one line per kind per 10 s window; anchors at
+ * least once a minute. */
 void
 ctld_audit_flush(struct ctld *d, int force)
 {
 	uint64_t now = mono_ms(), total = 0;
 	unsigned int i;
 
+	if (!force && now - a.join_window_ms < 10000)
+		goto out_anchor;
+	a.join_window_ms = now;
 	for (i = 0; i < 16; i++)
 		total += a.join_refused[i];
-	if (a.api_limited && (force || now - a.join_window_ms >= 10000)) {
+	if (a.api_limited) {
 		json_t *args = json_pack("{s:I}", "count", (json_int_t)a.api_limited);
 
 		ctld_audit(d, -1, 0, "api.rate_limited", args, "refused");
 		json_decref(args);
 		a.api_limited = 0;
-		total++;
 	}
-	if (total && (force || now - a.join_window_ms >= 10000)) {
-		json_t *codes = json_object();
+	if (total) {
+		json_t *codes = json_object(), *args;
 		char k[8];
 
 		for (i = 0; i < 16; i++) {
@@ -321,14 +351,12 @@ ctld_audit_flush(struct ctld *d, int force)
 			snprintf(k, sizeof(k), "%u", i);
 			json_object_set_new(codes, k, json_integer((json_int_t)a.join_refused[i]));
 		}
-		json_t *args = json_pack("{s:I,s:o}", "count", (json_int_t)total, "codes", codes);
-
+		args = json_pack("{s:I,s:o}", "count", (json_int_t)total, "codes", codes);
 		ctld_audit(d, -1, 0, "join.refused", args, "refused");
 		json_decref(args);
 		memset(a.join_refused, 0, sizeof(a.join_refused));
 	}
-	if (total == 0 || force || now - a.join_window_ms >= 10000)
-		a.join_window_ms = now;
+out_anchor:
 	if (now - a.anchored_at_ms >= ANCHOR_MS)
 		anchor(d);
 }
@@ -360,7 +388,7 @@ ctld_audit_tail(struct ctld *d, unsigned int n)
 json_t *
 ctld_audit_verify(struct ctld *d)
 {
-	uint8_t k0[32], k[32], prev[32];
+	uint8_t k0[32], k[32], prev[32], at_mac[32];
 	char why[160] = "", anchor_val[96] = "", hex[65];
 	unsigned long long aseq = 0;
 	uint64_t seq;
@@ -371,23 +399,26 @@ ctld_audit_verify(struct ctld *d)
 	rc = load_k0(d, k0);
 	if (rc < 0)
 		return json_pack("{s:b,s:s}", "ok", 0, "error", "no audit key in the store");
-	n = walk(k0, a.path, k, prev, &seq, why, sizeof(why));
+	if (ctld_store_node_get(d, "audit_anchor", anchor_val, sizeof(anchor_val)) < 0 ||
+	    sscanf(anchor_val, "%llu:", &aseq) != 1)
+		aseq = 0;
+	memset(at_mac, 0, sizeof(at_mac));
+	n = walk(k0, a.path, k, prev, &seq, why, sizeof(why), aseq, at_mac);
 	OPENSSL_cleanse(k0, sizeof(k0));
 	OPENSSL_cleanse(k, sizeof(k));
 	if (n < 0)
 		return json_pack("{s:b,s:s,s:I}", "ok", 0, "error", why, "line", (json_int_t)-n);
 	/* the anchor outside the file: the file must reach at least that far,
-	 * and agree with it there */
-	if (ctld_store_node_get(d, "audit_anchor", anchor_val, sizeof(anchor_val)) == 0 &&
-	    sscanf(anchor_val, "%llu:", &aseq) == 1 && aseq > seq - 1)
+	 * and agree with it at that line */
+	if (aseq > seq - 1)
 		return json_pack("{s:b,s:s,s:I,s:I}", "ok", 0, "error",
 				 "truncated: the anchor is beyond the end of the file",
 				 "entries", (json_int_t)(seq - 1), "anchor_seq", (json_int_t)aseq);
-	if (aseq > 0 && aseq == seq - 1) {
-		tohex(prev, 32, hex);
+	if (aseq > 0) {
+		tohex(at_mac, 32, hex);
 		if (strcmp(strchr(anchor_val, ':') + 1, hex) != 0)
 			return json_pack("{s:b,s:s}", "ok", 0, "error",
-					 "the chain head differs from its anchor (rewritten)");
+					 "the chain differs from its anchor (rewritten)");
 	}
 	return json_pack("{s:b,s:I,s:I}", "ok", 1, "entries", (json_int_t)(seq - 1),
 			 "anchor_seq", (json_int_t)aseq);

@@ -30,6 +30,7 @@
 
 #define ATTACH_RETRY_MS		200
 #define ALARM_TICK_MS		100
+#define RECONCILE_MS		60000
 
 static struct ctld ctld;
 
@@ -178,9 +179,14 @@ reprogram_one(struct ctld *d, const struct ctld_member *m, void *arg)
 	a.path_token = m->path_token;
 	rc = ctld_dp_call(d, RTR_MSG_MEMBER_ADD, &a, sizeof(a), &r);
 	if (rc < 0) {
+		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)m->handle, "why",
+					 "could not be re-programmed");
+
 		ctld_log(d, "member %016llx not re-programmed (%d): removed",
 			 (unsigned long long)m->handle, rc);
 		ctld_store_del_member(d, m->handle);
+		ctld_audit(d, -1, 0, "member.remove", args, "ok");
+		json_decref(args);
 		return rc == -ENOTCONN ? rc : 0;
 	}
 	d->c.dp_reprogrammed++;
@@ -247,9 +253,40 @@ reconcile_one(struct ctld *d, const struct ctld_member *m, void *arg)
 		}
 	}
 	/* gone from the dataplane while we were away (left, idle, expired) */
-	ctld_store_del_member(d, m->handle);
+	{
+		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)m->handle, "why",
+					 "gone from the dataplane (reconciled)");
+
+		ctld_store_del_member(d, m->handle);
+		ctld_audit(d, -1, 0, "member.remove", args, "ok");
+		json_decref(args);
+	}
 	d->c.members_removed++;
 	return 0;
+}
+
+/* The store follows the dataplane: members it no longer has leave the
+ * store; members only it has (nobody can account for them) leave it. Run
+ * at attach and every RECONCILE_MS, in case a notification was lost. */
+static void
+reconcile(struct ctld *d)
+{
+	struct dp_member_set s = { 0 };
+	unsigned int i;
+	int rc;
+
+	rc = dump_members(d, &s);
+	if (rc == 0)
+		rc = ctld_store_each_member(d, NULL, 0, 0, reconcile_one, &s);
+	for (i = 0; rc >= 0 && d->seg != NULL && i < s.n; i++) {
+		struct rtr_msg_member_del del = { s.handles[i] };
+		struct rtr_reply r;
+
+		if (s.handles[i] != 0)
+			ctld_dp_call(d, RTR_MSG_MEMBER_DEL, &del, sizeof(del), &r);
+	}
+	free(s.handles);
+	free(s.states);
 }
 
 static void
@@ -274,20 +311,7 @@ dp_attach(struct ctld *d)
 	if (ctld_store_node_get(d, "dp_generation", stored, sizeof(stored)) == 0 &&
 	    strcmp(stored, now) == 0) {
 		/* the same dataplane: our store follows what it did meanwhile */
-		struct dp_member_set s = { 0 };
-
-		rc = dump_members(d, &s);
-		if (rc == 0)
-			rc = ctld_store_each_member(d, NULL, 0, 0, reconcile_one, &s);
-		for (i = 0; rc >= 0 && i < s.n; i++) {
-			struct rtr_msg_member_del del = { s.handles[i] };
-			struct rtr_reply r;
-
-			if (s.handles[i] != 0)	/* not ours: nobody can account for it */
-				ctld_dp_call(d, RTR_MSG_MEMBER_DEL, &del, sizeof(del), &r);
-		}
-		free(s.handles);
-		free(s.states);
+		reconcile(d);
 		ctld_log(d, "attached to dataplane (same generation): reconciled");
 	} else {
 		/* a new dataplane: plaintext members go back in with their ids */
@@ -369,7 +393,7 @@ main(int argc, char **argv)
 	};
 	struct ctld *d = &ctld;
 	struct rlimit nocore = { 0, 0 };
-	uint64_t next_attach = 0, next_tick = 0;
+	uint64_t next_attach = 0, next_tick = 0, next_reconcile = 0;
 	struct ctld_alarm_cfg alarm_cfg = CTLD_ALARM_CFG_DEFAULT;
 	const char *metrics_addr = NULL;
 	char why[160];
@@ -472,6 +496,10 @@ main(int argc, char **argv)
 		if (d->seg == NULL && mono_ms() >= next_attach) {
 			dp_attach(d);
 			next_attach = mono_ms() + ATTACH_RETRY_MS;
+			next_reconcile = mono_ms() + RECONCILE_MS;
+		} else if (d->seg != NULL && mono_ms() >= next_reconcile) {
+			reconcile(d);
+			next_reconcile = mono_ms() + RECONCILE_MS;
 		} else if (d->seg != NULL && !rtr_seg_alive(d->seg)) {
 			dp_lost(d, "stopped (heartbeat or process gone)");
 		}

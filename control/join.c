@@ -259,7 +259,7 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	char mask_uid[20], mask_src[20], mask_ch[20];
 	uint8_t ack[RTR_HDR_LEN + ACK_BODY_LEN];
 	uint64_t now_ms = ctld_now_ns() / 1000000ULL, chash;
-	int rc, code = 0, nch;
+	int rc, code = 0, nch, replacing;
 
 	memset(&j, 0, sizeof(j));
 	if (p->len > sizeof(p->frame) || parse_join(p->frame, p->len, &j) < 0) {
@@ -384,13 +384,15 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		code = RTR_E_QUOTA;
 		goto out_refuse;
 	}
+	replacing = 0;
 	if (ctld_store_find_member(d, app->app_index, chash, j.uid, &old) == 0) {
-		/* replace only with a uid-bound token and a newer JOIN */
+		/* replace only with a uid-bound token and a newer JOIN; the old
+		 * member goes once the new one is in */
 		if (tok.uid[0] == '\0' || j.h.counter <= old.join_ms) {
 			code = RTR_E_UID_CONFLICT;
 			goto out_refuse;
 		}
-		ctld_remove_member(d, old.handle, "replaced");
+		replacing = 1;
 		nch--;
 	}
 	if (nch >= (int)app->max_members) {
@@ -464,6 +466,8 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		rtr_put32(b + 21, (uint32_t)m.token_expire);
 		rtr_put64(b + 25, m.path_token);
 	}
+	if (replacing)
+		ctld_remove_member(d, old.handle, "replaced by a newer JOIN of its uid");
 	join_accepted(d, app->app_index, j.uid, j.h.counter);
 	ack_store(d, p, &j, ack, sizeof(ack));
 	send_frame(d, p, ack, sizeof(ack));
@@ -494,10 +498,27 @@ out_refuse:
 	else
 		d->c.joins_refused[code]++;
 	ctld_audit_join_refused(d, code);
-	ctld_log(d, "join refused code=%d app=%s uid=%s from %s", code,
-		 app != NULL && code != RTR_E_TOKEN_INVALID ? app->name : "-",
-		 ctld_mask(d, &j.uid, sizeof(j.uid), mask_uid),
-		 ctld_mask(d, p->src_ip, 16, mask_src));
+	{
+		/* a flood of forged JOINs must not flood the journal: ten lines a
+		 * second, then one line saying how many were left out */
+		static uint64_t window_s, lines, suppressed;
+		uint64_t s = now_ms / 1000;
+
+		if (s != window_s) {
+			if (suppressed)
+				ctld_log(d, "join refused: %llu more refusals not logged",
+					 (unsigned long long)suppressed);
+			window_s = s;
+			lines = suppressed = 0;
+		}
+		if (lines++ < 10)
+			ctld_log(d, "join refused code=%d app=%s uid=%s from %s", code,
+				 app != NULL && code != RTR_E_TOKEN_INVALID ? app->name : "-",
+				 ctld_mask(d, &j.uid, sizeof(j.uid), mask_uid),
+				 ctld_mask(d, p->src_ip, 16, mask_src));
+		else
+			suppressed++;
+	}
 out_wipe:
 	OPENSSL_cleanse(&j, sizeof(j));
 	OPENSSL_cleanse(&tok, sizeof(tok));

@@ -322,7 +322,8 @@ ctld_store_load_apps(struct ctld *d)
 			cert_aad(aad, sizeof(aad), a->app_id, k);
 			if (unseal(d, aad, blob, n, a->cert[k], sizeof(a->cert[k])) < 0) {
 				ctld_log(d, "app %u: certificate %d does not decrypt (wrong master key "
-					 "or tampered row): app disabled", idx, k + 1);
+					 "or tampered row)%s", idx, k + 1,
+					 k == 0 ? ": app disabled" : ": not used");
 				a->cert[k][0] = '\0';
 				rc = -EBADMSG;
 			}
@@ -661,8 +662,9 @@ prefix_match(const struct ctld_acl *a, uint8_t family, const uint8_t *ip)
 	return rest == 0 || ((a->addr[full] ^ ip[full]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
-/* Deny wins; if any allow rule applies (global or this app's), the source
- * must match one of them. */
+/* Deny wins; if any allow rule of the source's family applies (global or
+ * this app's), the source must match one of them. The families do not
+ * affect each other. */
 int
 ctld_acl_allows(const struct ctld *d, uint32_t app_index, uint8_t family, const uint8_t *ip)
 {
@@ -672,7 +674,7 @@ ctld_acl_allows(const struct ctld *d, uint32_t app_index, uint8_t family, const 
 	for (i = 0; i < d->n_acls; i++) {
 		const struct ctld_acl *a = &d->acls[i];
 
-		if (a->app_index != 0 && a->app_index != app_index)
+		if ((a->app_index != 0 && a->app_index != app_index) || a->family != family)
 			continue;
 		if (!a->allow && prefix_match(a, family, ip))
 			return 0;

@@ -472,3 +472,22 @@ def test_store_seals_certificates_and_is_private():
     assert apps[APP_ID]["enabled"] is False and apps[APP2_ID]["enabled"] is True
     assert "does not decrypt" in log
     assert refused["name"] == "TOKEN_INVALID"
+
+
+def test_audit_chain_survives_hostile_arguments():
+    with System("audit_hostile") as s:
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(s.cd.sock)
+        for req in ({"cmd": "app.set", "args": {"app_id": "nope", "mac": "00" * 32}},
+                    {"cmd": "app.set", "args": {"app_id": "nope", "name": "x" * 12000}},
+                    {"cmd": "app.set", "args": {"app_id": "nope", "v": ',"mac":"' * 50}}):
+            c.sendall((json.dumps(req) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                buf += c.recv(65536)
+            assert json.loads(buf)["ok"] is False
+        c.close()
+        verify = s.cd.ctl("audit", "verify")
+        tail = s.cd.ctl("audit", "tail", "3")
+    assert verify["ok"] is True
+    assert tail[1]["args"] == {"truncated": True, "bytes": tail[1]["args"]["bytes"]}
