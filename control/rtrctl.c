@@ -508,13 +508,14 @@ cmd_token(int argc, char **argv)
 		{ "channel", required_argument, NULL, 'n' },
 		{ "uid", required_argument, NULL, 'u' },
 		{ "role", required_argument, NULL, 'r' },
+		{ "privs", required_argument, NULL, 'p' },
 		{ "expire", required_argument, NULL, 'e' },
 		{ "issue-ts", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rtr_token t;
 	char cert[33] = "", out[RTR_TOKEN_STR_MAX + 1];
-	const char *uid = NULL, *role = "pub";
+	const char *uid = NULL, *role = "pub", *privs = NULL;
 	uint32_t expire = 3600;
 	int o, p, rc;
 
@@ -545,6 +546,9 @@ cmd_token(int argc, char **argv)
 		case 'r':
 			role = optarg;
 			break;
+		case 'p':
+			privs = optarg;
+			break;
 		case 'e':
 			expire = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
@@ -567,9 +571,29 @@ cmd_token(int argc, char **argv)
 		return EXIT_REFUSED;
 	t.salt = t.salt % 99999999 + 1;
 	t.priv_mask = RTR_TOKEN_PRIV_BIT(RTR_TOKEN_PRIV_JOIN);
-	if (strcmp(role, "pub") == 0)
+	if (privs != NULL) {
+		/* --privs audio,video,data: which publishing privileges the token grants */
+		char buf[64], *tok, *save = NULL;
+
+		snprintf(buf, sizeof(buf), "%s", privs);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (strcmp(tok, "audio") == 0)
+				p = RTR_TOKEN_PRIV_JOIN + 1;
+			else if (strcmp(tok, "video") == 0)
+				p = RTR_TOKEN_PRIV_JOIN + 2;
+			else if (strcmp(tok, "data") == 0)
+				p = RTR_TOKEN_PRIV_JOIN + 3;
+			else if (strcmp(tok, "join") == 0)
+				continue;
+			else
+				return usage_error("--privs: '%s' is not join, audio, video or data",
+						   tok);
+			t.priv_mask |= (uint8_t)RTR_TOKEN_PRIV_BIT(p);
+		}
+	} else if (strcmp(role, "pub") == 0) {
 		for (p = RTR_TOKEN_PRIV_JOIN + 1; p <= RTR_TOKEN_PRIV_MAX; p++)
 			t.priv_mask |= (uint8_t)RTR_TOKEN_PRIV_BIT(p);
+	}
 	rc = rtr_token_build(&t, cert, out, sizeof(out));
 	OPENSSL_cleanse(cert, sizeof(cert));
 	if (rc < 0) {
@@ -653,7 +677,7 @@ static const struct cmd {
 	{ "acl", cmd_acl, "acl add allow|deny PREFIX [--app APP_ID] | acl del ID | acl list" },
 	{ "audit", cmd_audit, "audit tail [N] | audit verify" },
 	{ "token", cmd_token, "token new --app-id ID --cert-file FILE --channel NAME --uid N\n"
-	  "        --role pub|sub [--expire SECONDS]   (offline)" },
+	  "        --role pub|sub [--privs audio,video,data] [--expire SECONDS]   (offline)" },
 };
 
 static void

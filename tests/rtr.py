@@ -313,9 +313,12 @@ class Controld:
             return f.read()
 
 
-def make_token(app_id, cert_file, channel, uid, role="pub", expire=3600, issue_ts=None):
+def make_token(app_id, cert_file, channel, uid, role="pub", expire=3600, issue_ts=None,
+               privs=None):
     args = [RTRCTL, "token", "new", "--app-id", app_id, "--cert-file", cert_file,
             "--channel", channel, "--uid", str(uid), "--role", role, "--expire", str(expire)]
+    if privs is not None:
+        args += ["--privs", privs]
     if issue_ts is not None:
         args += ["--issue-ts", str(issue_ts)]
     p = subprocess.run(args, capture_output=True, text=True, check=True)

@@ -491,3 +491,31 @@ def test_audit_chain_survives_hostile_arguments():
         tail = s.cd.ctl("audit", "tail", "3")
     assert verify["ok"] is True
     assert tail[1]["args"] == {"truncated": True, "bytes": tail[1]["args"]["bytes"]}
+
+
+def test_per_kind_privileges_from_the_token_and_certificate_rotation():
+    with System("kinds") as s:
+        audio_only = s.token("lobby", 901, privs="audio")
+        pub = s.join(42901, uid=901, token=audio_only)[0]
+        sub = s.join(42902, uid=902, role=2)[0]
+        assert s.validate(42901, pub) and s.validate(42902, sub)
+        wait_for(lambda: len(_active(s)) == 2, what="both active")
+        rx = s.net.receivers([42902], expect=5, timeout=10, wait_ports="42902")
+        for kind in (0, 1, 2):            # audio passes, video and data do not
+            f = media(pub["app_index"], pub["channel_hash"], pub["member_id"], kind=kind,
+                      counter=kind + 1, payload=bytes([kind]) * 40)
+            s.net.run_agent("send", "--sport", 42901, "--dst", SVC4, "--frames", f.hex(),
+                            "--repeat", 5)
+        wait_for(lambda: s.dp.stats()["drops"]["privilege_denied"] == 10, what="drops counted")
+        got = s.net.collect(rx)["42902"]
+        # rotation: a secondary certificate, then promoted; the old one stops working
+        new_cert = _cert_file(s, CERT2)
+        s.cd.ctl("app", "cert", "add", APP_ID, "--cert-file", new_cert)
+        by_new = s.join(42903, uid=903, token=make_token(APP_ID, new_cert, "lobby", 903))[0]
+        by_old = s.join(42904, uid=904)[0]
+        s.cd.ctl("app", "cert", "promote", APP_ID)
+        old_after = s.join(42905, uid=905)[0]
+        new_after = s.join(42906, uid=906, token=make_token(APP_ID, new_cert, "lobby", 906))[0]
+    assert [c for c, _ in got] == [1] * 5          # the audio frames, counter 1, only
+    assert by_new["type"] == by_old["type"] == "ack"
+    assert old_after["name"] == "TOKEN_INVALID" and new_after["type"] == "ack"
