@@ -298,6 +298,7 @@ class Controld:
         self.logf.close()
 
     def stop(self):
+        """SIGTERM; a clean exit and no sanitizer report, or the test fails."""
         if self.proc is not None:
             self.proc.terminate()
             try:
@@ -305,8 +306,13 @@ class Controld:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            rc = self.proc.returncode
             self.proc = None
             self.logf.close()
+            log = self.read_log()
+            for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+                assert bad not in log, log[-3000:]
+            assert rc == 0, "rtr-controld exited %s:\n%s" % (rc, log[-2000:])
 
     def read_log(self):
         with open(self.log) as f:
