@@ -34,7 +34,8 @@ CRYPTO_OBJS := $(CRYPTO_SRCS:%.c=$(BUILD)/obj/%.o)
 BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl \
             $(BUILD)/rtr-client
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
-            $(BUILD)/test_token
+            $(BUILD)/test_token $(BUILD)/test_noise
+TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay
 
 .PHONY: all test unit pytest fuzz demo demo-memif clean setup
 all: $(BINS) $(TESTBINS)
@@ -52,8 +53,10 @@ $(BUILD)/librtrcrypto.a: $(CRYPTO_OBJS)
 	@echo "  AR      $@"
 	@ar rcs $@ $^
 
-$(CRYPTO_OBJS) $(BUILD)/obj/tests/test_token.o: $(CRYPTO_HDRS)
-$(BUILD)/obj/tests/test_token.o: CFLAGS += -Icrypto
+$(CRYPTO_OBJS) $(BUILD)/obj/tests/test_token.o $(BUILD)/obj/tests/test_noise.o: $(CRYPTO_HDRS)
+$(BUILD)/obj/tests/test_token.o $(BUILD)/obj/tests/test_noise.o: CFLAGS += -Icrypto
+$(BUILD)/obj/tests/test_aead.o $(BUILD)/obj/tests/test_replay.o: $(CRYPTO_HDRS)
+$(BUILD)/obj/tests/test_aead.o $(BUILD)/obj/tests/test_replay.o: CFLAGS += -Icrypto
 
 $(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
@@ -100,6 +103,20 @@ $(BUILD)/test_token: $(BUILD)/obj/tests/test_token.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# Noise handshake; the test also runs tests/noise_ref.py (python3-cryptography)
+$(BUILD)/test_noise: $(BUILD)/obj/tests/test_noise.o $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# AES-GCM (ipsec-mb vs OpenSSL; RTR_BENCH=1 adds a benchmark) and the replay window
+$(BUILD)/test_aead: $(BUILD)/obj/tests/test_aead.o $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/test_replay: $(BUILD)/obj/tests/test_replay.o $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 # libFuzzer needs clang; the parser has no DPDK dependency.
 $(BUILD)/fuzz_parse: tests/fuzz_parse.c dataplane/parse.c $(HDRS)
 	@mkdir -p $(BUILD)
@@ -114,6 +131,9 @@ unit: all
 	$(BUILD)/test_seg
 	$(BUILD)/test_tables
 	$(BUILD)/test_token
+	$(BUILD)/test_noise
+	$(BUILD)/test_aead
+	$(BUILD)/test_replay
 
 pytest: all
 	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/
