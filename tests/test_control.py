@@ -519,3 +519,32 @@ def test_per_kind_privileges_from_the_token_and_certificate_rotation():
     assert [c for c, _ in got] == [1] * 5          # the audio frames, counter 1, only
     assert by_new["type"] == by_old["type"] == "ack"
     assert old_after["name"] == "TOKEN_INVALID" and new_after["type"] == "ack"
+
+
+def test_forged_headers_between_two_apps_and_two_channels():
+    with System("forged") as s:
+        cert2 = _cert_file(s, CERT2)
+        s.cd.ctl("app", "add", APP2_ID, "--cert-file", cert2, "--enc", "off")
+        a = s.join(43001, channel="x", uid=1)[0]                   # app 1, channel x
+        b = s.join(43002, channel="x", uid=2, role=2)[0]           # app 1, channel x
+        c = s.join(43003, channel="y", uid=3, role=2)[0]           # app 1, channel y
+        d = s.join(43004, channel="x", uid=4, role=2, app_id=APP2_ID,
+                   token=make_token(APP2_ID, cert2, "x", 4, "sub"))[0]   # app 2, channel x
+        for port, ack in ((43001, a), (43002, b), (43003, c), (43004, d)):
+            assert s.validate(port, ack) is not None
+        wait_for(lambda: s.dp.stats()["main"]["members_active"] == 4, what="four active")
+        rx = s.net.receivers([43002, 43003, 43004], expect=1, timeout=5, wait_ports="43002")
+        forged = [
+            media(d["app_index"], a["channel_hash"], a["member_id"], counter=1),   # app 2
+            media(a["app_index"], c["channel_hash"], a["member_id"], counter=2),   # channel y
+            media(d["app_index"], d["channel_hash"], d["member_id"], counter=3),   # d's id
+            media(a["app_index"], a["channel_hash"], a["member_id"], counter=4),   # honest
+        ]
+        s.net.run_agent("send", "--sport", 43001, "--dst", SVC4, "--frames",
+                        ",".join(f.hex() for f in forged))
+        wait_for(lambda: s.dp.stats()["media_in"] == 1, what="the honest frame handled")
+        got = s.net.collect(rx)
+        drops = s.dp.stats()["drops"]
+    assert [c_ for c_, _ in got["43002"]] == [4]
+    assert got["43003"] == [] and got["43004"] == []
+    assert drops["member_wrong_channel"] == 2 and drops["member_wrong_endpoint"] == 1
