@@ -702,9 +702,15 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 		return cmd_kick(d, args);
 	if (strncmp(cmd, "acl.", 4) == 0)
 		return cmd_acl(d, cmd + 4, args);
-	if (strcmp(cmd, "node.show") == 0)
-		return ok(json_pack("{s:s,s:s,s:s,s:s}", "instance", d->instance, "region",
-				    d->region, "store", d->db_path, "socket", d->sock_path));
+	if (strcmp(cmd, "node.show") == 0) {
+		char pub[65];
+
+		for (i = 0; i < 32; i++)
+			sprintf(pub + 2 * i, "%02x", d->node_pub[i]);
+		return ok(json_pack("{s:s,s:s,s:s,s:s,s:s}", "instance", d->instance, "region",
+				    d->region, "store", d->db_path, "socket", d->sock_path,
+				    "public_key", pub));
+	}
 	if (strcmp(cmd, "node.set") == 0) {
 		const char *r = arg_str(args, "region");
 

@@ -96,6 +96,8 @@ struct ctld {
 	uint8_t master_key[32];
 	uint8_t chan_secret[CTLD_SECRET_LEN];
 	uint8_t log_key[32];		/* keyed hash for masked logs */
+	uint8_t node_priv[32];		/* the node's static X25519 key (Noise NK) */
+	uint8_t node_pub[32];
 	char dummy_cert[CTLD_CERT_LEN + 1];	/* random, per process: pads signature checks */
 	struct rtr_seg *seg;		/* NULL while the dataplane is away */
 	uint64_t dp_generation;

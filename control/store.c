@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "controld.h"
+#include "noise.h"
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -264,6 +265,12 @@ ctld_store_open(struct ctld *d)
 		rc = ctld_store_secret(d, "channel_secret", d->chan_secret, sizeof(d->chan_secret));
 	if (rc == 0)
 		rc = ctld_store_secret(d, "log_key", d->log_key, sizeof(d->log_key));
+	/* the node's static key pair: created at first start, kept sealed; clients
+	 * are given its public half (rtrctl node show) */
+	if (rc == 0)
+		rc = ctld_store_secret(d, "node_static_key", d->node_priv, sizeof(d->node_priv));
+	if (rc == 0)
+		rc = rtr_noise_pubkey(d->node_priv, d->node_pub);
 	if (rc == 0 && ctld_store_node_get(d, "region", d->region, sizeof(d->region)) < 0 &&
 	    d->region[0])
 		rc = ctld_store_node_set(d, "region", d->region);
@@ -279,6 +286,7 @@ ctld_store_close(struct ctld *d)
 	OPENSSL_cleanse(d->master_key, sizeof(d->master_key));
 	OPENSSL_cleanse(d->chan_secret, sizeof(d->chan_secret));
 	OPENSSL_cleanse(d->log_key, sizeof(d->log_key));
+	OPENSSL_cleanse(d->node_priv, sizeof(d->node_priv));
 }
 
 static void

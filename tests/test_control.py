@@ -548,3 +548,18 @@ def test_forged_headers_between_two_apps_and_two_channels():
     assert [c_ for c_, _ in got["43002"]] == [4]
     assert got["43003"] == [] and got["43004"] == []
     assert drops["member_wrong_channel"] == 2 and drops["member_wrong_endpoint"] == 1
+
+
+def test_node_static_key_created_once_sealed_and_shown():
+    with System("nodekey") as s:
+        k1 = s.cd.ctl("node", "show")["public_key"]
+        s.cd.stop()
+        s.cd.start()
+        k2 = s.cd.ctl("node", "show")["public_key"]
+        import sqlite3
+        db = sqlite3.connect(s.cd.db)
+        sealed = db.execute("SELECT value FROM node WHERE key='node_static_key'").fetchone()[0]
+        db.close()
+    assert len(k1) == 64 and int(k1, 16) != 0 and k1 == k2
+    # nonce (12) + the private key as 64 hex characters, encrypted (64) + tag (16), in hex
+    assert len(sealed) == 2 * (12 + 64 + 16)
