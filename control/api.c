@@ -361,6 +361,7 @@ cmd_app_set(struct ctld *d, json_t *args)
 	OPENSSL_cleanse(&a, sizeof(a));
 	if (d->seg != NULL)
 		ctld_dp_app_set(d, app);
+	ctld_enforce_policy(d, app->app_index);		/* a narrower geo-fence */
 	return ok(app_json(app));
 }
 
@@ -574,7 +575,8 @@ cmd_acl(struct ctld *d, const char *op, json_t *args)
 		r.app_index = app ? app->app_index : 0;
 		if (ctld_store_add_acl(d, &r) < 0)
 			return err(1, "rule table full or store write failed");
-		return ok(json_pack("{s:i}", "id", r.id));
+		return ok(json_pack("{s:i,s:i}", "id", r.id, "members_removed",
+				    ctld_enforce_policy(d, r.app_index)));
 	}
 	if (strcmp(op, "del") == 0) {
 		json_t *v = json_object_get(args, "id");
@@ -583,7 +585,8 @@ cmd_acl(struct ctld *d, const char *op, json_t *args)
 			return err(2, "id: a rule number (acl list)");
 		if (ctld_store_del_acl(d, (uint32_t)json_integer_value(v)) < 0)
 			return err(1, "no rule %lld", (long long)json_integer_value(v));
-		return ok(NULL);
+		/* removing an allow rule can narrow an allow list */
+		return ok(json_pack("{s:i}", "members_removed", ctld_enforce_policy(d, 0)));
 	}
 	return err(2, "acl: add, del or list");
 }
@@ -718,6 +721,7 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 			return err(2, "region: a code of 1-%zu characters", sizeof(d->region) - 1);
 		snprintf(d->region, sizeof(d->region), "%s", r);
 		ctld_store_node_set(d, "region", d->region);
+		ctld_enforce_policy(d, 0);
 		return ok(json_pack("{s:s}", "region", d->region));
 	}
 	return err(2, "unknown command '%s'", cmd);

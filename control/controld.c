@@ -155,6 +155,56 @@ ctld_remove_member(struct ctld *d, uint64_t handle, const char *why)
 	return rc;
 }
 
+struct enforce_ctx {
+	uint32_t app_index;
+	uint64_t handles[256];
+	unsigned int n;
+	int more;
+};
+
+static int
+enforce_one(struct ctld *d, const struct ctld_member *m, void *arg)
+{
+	struct enforce_ctx *c = arg;
+	const struct ctld_app *a = &d->apps[m->app_index];
+
+	if (m->app_index >= CTLD_MAX_APPS || !a->in_use)
+		return 0;
+	if (ctld_region_ok(d, a) && ctld_acl_allows(d, m->app_index, m->ep.family, m->ep.ip))
+		return 0;
+	if (c->n == sizeof(c->handles) / sizeof(c->handles[0])) {
+		c->more = 1;
+		return 1;	/* stop; the caller goes round again */
+	}
+	c->handles[c->n++] = m->handle;
+	return 0;
+}
+
+/* Isolation rules and geo-fences hold for members already in, not only at
+ * JOIN: after a change, members the policy no longer admits are removed.
+ * app_index 0: every app (a global rule changed). Returns how many. */
+int
+ctld_enforce_policy(struct ctld *d, uint32_t app_index)
+{
+	struct enforce_ctx c;
+	int total = 0;
+	unsigned int i;
+
+	do {
+		memset(&c, 0, sizeof(c));
+		c.app_index = app_index;
+		if (app_index != 0)
+			ctld_store_each_member(d, "app_index=?1", app_index, 0, enforce_one, &c);
+		else
+			ctld_store_each_member(d, NULL, 0, 0, enforce_one, &c);
+		for (i = 0; i < c.n; i++)
+			if (ctld_remove_member(d, c.handles[i], "no longer admitted (isolation rule "
+					       "or geo-fence)") == 0)
+				total++;
+	} while (c.more && c.n > 0);
+	return total;
+}
+
 /* ---------------------------------------------------------------- */
 /* dataplane (re)attachment                                          */
 

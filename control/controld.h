@@ -173,6 +173,9 @@ void ctld_join(struct ctld *d, const struct rtr_punt *p);
 uint64_t ctld_channel_hash(const struct ctld *d, uint32_t app_index, const char *name,
 			   size_t len);
 
+int ctld_region_ok(const struct ctld *d, const struct ctld_app *a);
+int ctld_enforce_policy(struct ctld *d, uint32_t app_index);
+
 /* api.c */
 int ctld_api_open(struct ctld *d);
 void ctld_api_close(struct ctld *d);

@@ -209,8 +209,8 @@ ack_store(struct ctld *d, const struct rtr_punt *p, const struct join_req *j,
 	slot->at_ns = ctld_now_ns();
 }
 
-static int
-region_ok(const struct ctld *d, const struct ctld_app *a)
+int
+ctld_region_ok(const struct ctld *d, const struct ctld_app *a)
 {
 	char buf[sizeof(a->regions)], *tok, *save = NULL;
 
@@ -357,7 +357,7 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		code = RTR_E_ENC_REQUIRED;
 		goto out_refuse;
 	}
-	if (!region_ok(d, app)) {
+	if (!ctld_region_ok(d, app)) {
 		code = RTR_E_GEOFENCED;
 		goto out_refuse;
 	}

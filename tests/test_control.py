@@ -563,3 +563,19 @@ def test_node_static_key_created_once_sealed_and_shown():
     assert len(k1) == 64 and int(k1, 16) != 0 and k1 == k2
     # nonce (12) + the private key as 64 hex characters, encrypted (64) + tag (16), in hex
     assert len(sealed) == 2 * (12 + 64 + 16)
+
+
+def test_policy_changes_apply_to_members_already_in():
+    with System("policy_live") as s:
+        a = s.join(43101, uid=1101)[0]
+        b = s.join(43102, uid=1102)[0]
+        assert a["type"] == b["type"] == "ack"
+        r = s.cd.ctl("acl", "add", "deny", CL4 + "/32", "--app", APP_ID)
+        after_acl = s.cd.ctl("member", "list", APP_ID, "lobby")
+        dp_members = s.dp.stats()["main"]["members"]
+        s.cd.ctl("acl", "del", r["id"])
+        c = s.join(43103, uid=1103)[0]
+        s.cd.ctl("app", "set", APP_ID, "--regions", "us")      # this node is in eu
+        after_fence = s.cd.ctl("member", "list", APP_ID, "lobby")
+    assert r["members_removed"] == 2 and after_acl == [] and dp_members == 0
+    assert c["type"] == "ack" and after_fence == []
