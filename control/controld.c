@@ -130,6 +130,16 @@ ctld_dp_app_set(struct ctld *d, const struct ctld_app *a)
 }
 
 /* Take a member out of the dataplane and the store. */
+/* One audit line per member that leaves the store, whoever removed it. */
+static void
+audit_removal(struct ctld *d, uint64_t handle, const char *why)
+{
+	json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)handle, "why", why);
+
+	ctld_audit(d, -1, 0, "member.remove", args, "ok");
+	json_decref(args);
+}
+
 int
 ctld_remove_member(struct ctld *d, uint64_t handle, const char *why)
 {
@@ -143,13 +153,10 @@ ctld_remove_member(struct ctld *d, uint64_t handle, const char *why)
 			rc = 0;	/* already gone there */
 	}
 	if (rc == 0 || rc == -ENOTCONN) {
-		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)handle, "why", why);
-
 		ctld_store_del_member(d, handle);
 		d->c.members_removed++;
 		ctld_log(d, "member %016llx removed: %s", (unsigned long long)handle, why);
-		ctld_audit(d, -1, 0, "member.remove", args, "ok");
-		json_decref(args);
+		audit_removal(d, handle, why);
 		rc = 0;
 	}
 	return rc;
@@ -229,14 +236,10 @@ reprogram_one(struct ctld *d, const struct ctld_member *m, void *arg)
 	a.path_token = m->path_token;
 	rc = ctld_dp_call(d, RTR_MSG_MEMBER_ADD, &a, sizeof(a), &r);
 	if (rc < 0) {
-		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)m->handle, "why",
-					 "could not be re-programmed");
-
 		ctld_log(d, "member %016llx not re-programmed (%d): removed",
 			 (unsigned long long)m->handle, rc);
 		ctld_store_del_member(d, m->handle);
-		ctld_audit(d, -1, 0, "member.remove", args, "ok");
-		json_decref(args);
+		audit_removal(d, m->handle, "could not be re-programmed");
 		return rc == -ENOTCONN ? rc : 0;
 	}
 	d->c.dp_reprogrammed++;
@@ -303,14 +306,8 @@ reconcile_one(struct ctld *d, const struct ctld_member *m, void *arg)
 		}
 	}
 	/* gone from the dataplane while we were away (left, idle, expired) */
-	{
-		json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)m->handle, "why",
-					 "gone from the dataplane (reconciled)");
-
-		ctld_store_del_member(d, m->handle);
-		ctld_audit(d, -1, 0, "member.remove", args, "ok");
-		json_decref(args);
-	}
+	ctld_store_del_member(d, m->handle);
+	audit_removal(d, m->handle, "gone from the dataplane (reconciled)");
 	d->c.members_removed++;
 	return 0;
 }
@@ -385,12 +382,8 @@ handle_notify(struct ctld *d, const struct rtr_notify *n)
 	case RTR_NOTIFY_MEMBER_EXPIRED:
 	case RTR_NOTIFY_MEMBER_LEFT:
 		if (ctld_store_del_member(d, n->handle) == 0) {
-			json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)n->handle, "why",
-						 n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :
-						 n->type == RTR_NOTIFY_MEMBER_EXPIRED ? "expired" : "left");
-
-			ctld_audit(d, -1, 0, "member.remove", args, "ok");
-			json_decref(args);
+			audit_removal(d, n->handle, n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :
+				      n->type == RTR_NOTIFY_MEMBER_EXPIRED ? "expired" : "left");
 			d->c.members_removed++;
 			ctld_log(d, "member %08x %s", n->member_id,
 				 n->type == RTR_NOTIFY_MEMBER_IDLE ? "idle" :

@@ -347,25 +347,32 @@ rtr_seg_destroy(struct rtr_seg *seg)
 	free(seg);
 }
 
-unsigned int
-rtr_seg_cmd_take(struct rtr_seg *seg, struct rtr_msg *out, unsigned int n)
+/* Dequeue up to n elements and wipe their ring slots behind them. */
+static unsigned int
+take_wiped(struct rte_ring *r, void *out, unsigned int esize, unsigned int n)
 {
 	struct rte_ring_zc_data zcd;
 	unsigned int got;
 
-	got = rte_ring_dequeue_zc_burst_elem_start(seg->cmd, sizeof(struct rtr_msg), n,
-						   &zcd, NULL);
+	got = rte_ring_dequeue_zc_burst_elem_start(r, esize, n, &zcd, NULL);
 	if (got == 0)
 		return 0;
-	/* copy out, then wipe the slots: commands may carry key material */
-	memcpy(out, zcd.ptr1, (size_t)zcd.n1 * sizeof(struct rtr_msg));
-	memset(zcd.ptr1, 0, (size_t)zcd.n1 * sizeof(struct rtr_msg));
+	memcpy(out, zcd.ptr1, (size_t)zcd.n1 * esize);
+	memset(zcd.ptr1, 0, (size_t)zcd.n1 * esize);
 	if (got > zcd.n1) {
-		memcpy(out + zcd.n1, zcd.ptr2, (size_t)(got - zcd.n1) * sizeof(struct rtr_msg));
-		memset(zcd.ptr2, 0, (size_t)(got - zcd.n1) * sizeof(struct rtr_msg));
+		memcpy((uint8_t *)out + (size_t)zcd.n1 * esize, zcd.ptr2,
+		       (size_t)(got - zcd.n1) * esize);
+		memset(zcd.ptr2, 0, (size_t)(got - zcd.n1) * esize);
 	}
-	rte_ring_dequeue_zc_elem_finish(seg->cmd, got);
+	rte_ring_dequeue_zc_elem_finish(r, got);
 	return got;
+}
+
+unsigned int
+rtr_seg_cmd_take(struct rtr_seg *seg, struct rtr_msg *out, unsigned int n)
+{
+	/* commands may carry key material */
+	return take_wiped(seg->cmd, out, sizeof(*out), n);
 }
 
 /* ---------------------------------------------------------------- */
@@ -724,26 +731,6 @@ rtr_seg_call(struct rtr_seg *seg, uint16_t msg_id, const void *body, size_t len,
 		}
 		seg->stash[seg->n_stash++] = r;
 	}
-}
-
-static unsigned int
-take_wiped(struct rte_ring *r, void *out, unsigned int esize, unsigned int n)
-{
-	struct rte_ring_zc_data zcd;
-	unsigned int got;
-
-	got = rte_ring_dequeue_zc_burst_elem_start(r, esize, n, &zcd, NULL);
-	if (got == 0)
-		return 0;
-	memcpy(out, zcd.ptr1, (size_t)zcd.n1 * esize);
-	memset(zcd.ptr1, 0, (size_t)zcd.n1 * esize);
-	if (got > zcd.n1) {
-		memcpy((uint8_t *)out + (size_t)zcd.n1 * esize, zcd.ptr2,
-		       (size_t)(got - zcd.n1) * esize);
-		memset(zcd.ptr2, 0, (size_t)(got - zcd.n1) * esize);
-	}
-	rte_ring_dequeue_zc_elem_finish(r, got);
-	return got;
 }
 
 int
