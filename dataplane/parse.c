@@ -13,15 +13,39 @@
 #define IPPROTO_ICMPV6_	58
 #define ND_NS_TYPE	135
 
+/*
+ * Add buf to a ones'-complement partial sum (network-order 16-bit words).
+ * Runs per packet over whole payloads, so it reads 8 bytes at a time in
+ * host order: the ones'-complement sum does not depend on byte order
+ * (RFC 1071, 2.B), so the host-order sum is folded to 16 bits and turned
+ * into network order once at the end.
+ */
 uint32_t
 rtr_csum_add(uint32_t sum, const void *buf, uint32_t len)
 {
 	const uint8_t *b = buf;
-	uint64_t s = sum;
-	uint32_t i;
+	uint64_t acc = 0, acc2 = 0, s;
+	uint32_t i = 0, v[4], w[2];
+	uint16_t h;
 
-	for (i = 0; i + 1 < len; i += 2)
-		s += ((uint32_t)b[i] << 8) | b[i + 1];
+	/* two independent accumulators keep the adds from serialising */
+	for (; i + 16 <= len; i += 16) {
+		memcpy(v, b + i, 16);
+		acc += (uint64_t)v[0] + v[1];
+		acc2 += (uint64_t)v[2] + v[3];
+	}
+	acc += acc2;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(w, b + i, 8);
+		acc += (uint64_t)w[0] + w[1];
+	}
+	for (; i + 2 <= len; i += 2) {
+		memcpy(&h, b + i, 2);
+		acc += h;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	s = (uint64_t)sum + ntohs((uint16_t)acc);
 	if (len & 1)
 		s += (uint32_t)b[len - 1] << 8;
 	while (s >> 32)
