@@ -256,8 +256,9 @@ def parse_reply(data):
 class Controld:
     """rtr-controld with its store and socket in a test directory."""
 
-    def __init__(self, instance, d, region="eu"):
+    def __init__(self, instance, d, region="eu", extra=()):
         self.instance, self.dir = instance, d
+        self.extra = list(extra)
         self.sock = os.path.join(d, "ctl.sock")
         self.db = os.path.join(d, "store.db")
         self.log = os.path.join(d, "controld.log")
@@ -269,8 +270,8 @@ class Controld:
             os.unlink(self.sock)        # left by a killed predecessor
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([CONTROLD, "--instance", self.instance, "--db", self.db,
-                                      "--socket", self.sock, "--region", self.region],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                      "--socket", self.sock, "--region", self.region] +
+                                     self.extra, stdout=self.logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.proc.poll() is not None or os.path.exists(self.sock),
                  what="controld socket")
         assert self.proc.poll() is None, open(self.log).read()

@@ -7,65 +7,9 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from netns import CL4, SVC4, SVC6, Pair
-from rtr import (RTRCTL, CLIENT, KEEPALIVE, Controld, Dataplane, keepalive, join_frame, make_token, media,
-                 outdir, parse_reply, relay, wait_for)
-
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
-OTHER_CERT = "0123456789abcdef0123456789abcdef"
-_n = iter(range(100))
-
-
-class System:
-    """Namespaces, dataplane, controld and one app (encryption off)."""
-
-    def __init__(self, name):
-        self.dir = outdir(name)
-        self.tag = "%d%d" % (os.getpid() % 10000, next(_n))
-
-    def __enter__(self):
-        self.net = Pair(self.tag).__enter__()
-        self.instance = "c%s" % self.tag
-        self.dp = Dataplane(["net_af_packet0,iface=dp0"],
-                            ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6, "--idle-timeout", "30"],
-                            netns=self.net.dp, mem=512, control=False,
-                            instance=self.instance).start()
-        self.cd = Controld(self.instance, self.dir).start()
-        wait_for(self.cd.attached, what="controld attached")
-        self.cert = os.path.join(self.dir, "cert")
-        with open(self.cert, "w") as f:
-            f.write(CERT + "\n")
-        self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
-                    "--enc", "off")
-        self.net.resolve()
-        return self
-
-    def __exit__(self, *exc):
-        self.cd.stop()
-        self.dp.stop()
-        self.net.__exit__(*exc)
-
-    def token(self, channel="lobby", uid=42, role="pub", **kw):
-        return make_token(APP_ID, self.cert, channel, uid, role, **kw)
-
-    def send(self, sport, frame, timeout=3):
-        """One datagram from the client namespace; the answer (or None)."""
-        h = self.net.run_agent("ka", "--sport", sport, "--dst", SVC4, "--frame", frame.hex(),
-                               "--timeout", timeout)
-        return bytes.fromhex(h) if h else None
-
-    def join(self, sport, channel="lobby", uid=42, role=1, token=None, **kw):
-        tok = token or self.token(channel, uid, "pub" if role == 1 else "sub")
-        f = join_frame(tok, kw.pop("app_id", APP_ID), channel, uid, role, **kw)
-        r = self.send(sport, f)
-        return (parse_reply(r) if r else None), f
-
-    def validate(self, sport, ack):
-        ka = keepalive(ack["app_index"], ack["channel_hash"], ack["member_id"], ack["path_token"])
-        return self.send(sport, ka)
+from netns import CL4, SVC4
+from rtr import CLIENT, RTRCTL, join_frame, make_token, media, relay, wait_for
+from system import APP_ID, CERT, OTHER_CERT, System
 
 
 def test_join_ack_then_path_validation_makes_an_active_member():
@@ -217,9 +161,7 @@ def test_dataplane_restart_reprograms_plaintext_members_with_their_ids():
         pub, sub = _joined_pair(s)
         gen1 = s.cd.ctl("status")["generation"]
         s.dp.stop()
-        s.dp = Dataplane(["net_af_packet0,iface=dp0"],
-                         ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6], netns=s.net.dp, mem=512,
-                         control=False, instance=s.instance).start()
+        s.dp = s.new_dataplane()
         wait_for(lambda: s.cd.attached() and s.cd.ctl("status")["generation"] != gen1,
                  what="controld on the new dataplane")
         wait_for(lambda: s.dp.stats()["main"]["members_active"] == 2,
@@ -369,9 +311,7 @@ def test_quota_on_channels_per_app():
 def test_idle_and_expired_members_leave_the_store():
     with System("idle_expiry") as s:
         s.dp.stop()
-        s.dp = Dataplane(["net_af_packet0,iface=dp0"],
-                         ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6, "--idle-timeout", "1"],
-                         netns=s.net.dp, mem=512, control=False, instance=s.instance).start()
+        s.dp = s.new_dataplane("--idle-timeout", "1")
         wait_for(s.cd.attached, what="controld on the new dataplane")
         idle = s.join(42601, uid=601)[0]                       # never validates its path
         short = s.join(42602, uid=602, token=s.token("lobby", 602, expire=2))[0]

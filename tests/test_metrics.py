@@ -11,16 +11,12 @@ import socket
 import subprocess
 import time
 
-from netns import SVC4, SVC6, Pair
-from rtr import (CONTROLD, Controld, Dataplane, join_frame, keepalive, make_token, media,
-                 outdir, parse_reply, wait_for)
+from netns import SVC4
+from rtr import CONTROLD, join_frame, make_token, media, outdir, wait_for
+from system import APP_ID, OTHER_CERT, System
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
-OTHER_CERT = "0123456789abcdef0123456789abcdef"
 CONTENT_TYPE = "text/plain; version=0.0.4"
 CSP = "default-src 'none'; frame-ancestors 'none'"
-_n = iter(range(100))
 
 
 def free_port():
@@ -73,68 +69,12 @@ def val(m, name, **labels):
     return m.get((name, tuple(sorted(labels.items()))))
 
 
-class MetricsControld(Controld):
-    """rtr-controld with --metrics and extra options."""
-
-    def __init__(self, instance, d, port, extra=()):
-        super().__init__(instance, d)
-        self.port = port
-        self.extra = ["--metrics", "127.0.0.1:%d" % port] + list(extra)
-
-    def start(self):
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        self.logf = open(self.log, "a")
-        self.proc = subprocess.Popen([CONTROLD, "--instance", self.instance, "--db", self.db,
-                                      "--socket", self.sock, "--region", self.region] +
-                                     self.extra, stdout=self.logf, stderr=subprocess.STDOUT)
-        # the metrics listener is up before the API socket appears
-        wait_for(lambda: self.proc.poll() is not None or os.path.exists(self.sock),
-                 what="controld socket")
-        assert self.proc.poll() is None, open(self.log).read()
-        return self
-
-
-class MetricsSystem:
-    """Namespaces, a dataplane, controld serving metrics, one app (enc off)."""
+class MetricsSystem(System):
+    """The whole system with controld serving metrics on a free loopback port."""
 
     def __init__(self, name, extra=()):
-        self.dir = outdir(name)
-        self.tag = "m%d%d" % (os.getpid() % 10000, next(_n))
-        self.extra = extra
-
-    def new_dataplane(self):
-        return Dataplane(["net_af_packet0,iface=dp0"],
-                         ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6, "--idle-timeout", "30"],
-                         netns=self.net.dp, mem=512, control=False,
-                         instance=self.instance).start()
-
-    def __enter__(self):
-        self.net = Pair(self.tag).__enter__()
-        self.instance = "c%s" % self.tag
-        self.dp = self.cd = None
-        try:
-            self.dp = self.new_dataplane()
-            self.port = free_port()
-            self.cd = MetricsControld(self.instance, self.dir, self.port, self.extra).start()
-            wait_for(self.cd.attached, what="controld attached")
-            self.cert = os.path.join(self.dir, "cert")
-            with open(self.cert, "w") as f:
-                f.write(CERT + "\n")
-            self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
-                        "--enc", "off")
-            self.net.resolve()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if self.cd:
-            self.cd.stop()
-        if self.dp:
-            self.dp.stop()
-        self.net.__exit__(*exc)
+        self.port = free_port()
+        super().__init__(name, ["--metrics", "127.0.0.1:%d" % self.port] + list(extra))
 
     def metrics(self):
         status, hdrs, body = fetch(self.port)
@@ -152,19 +92,6 @@ class MetricsSystem:
     def alarms(self):
         return {a["alarm"]: a for a in self.cd.ctl("status")["alarms"]}
 
-    def send(self, sport, frame, timeout=3):
-        h = self.net.run_agent("ka", "--sport", sport, "--dst", SVC4, "--frame", frame.hex(),
-                               "--timeout", timeout)
-        return bytes.fromhex(h) if h else None
-
-    def join(self, sport, uid, role=1, token=None):
-        tok = token or make_token(APP_ID, self.cert, "lobby", uid, "pub" if role == 1 else "sub")
-        r = self.send(sport, join_frame(tok, APP_ID, "lobby", uid, role))
-        return parse_reply(r) if r else None
-
-    def validate(self, sport, ack):
-        return self.send(sport, keepalive(ack["app_index"], ack["channel_hash"],
-                                          ack["member_id"], ack["path_token"]))
 
 
 def test_metrics_page_headers_and_values():
@@ -180,9 +107,9 @@ def test_metrics_page_headers_and_values():
         other = os.path.join(s.dir, "other_cert")
         with open(other, "w") as f:
             f.write(OTHER_CERT)
-        forged = s.join(42601, 601, token=make_token(APP_ID, other, "lobby", 601))
-        pub = s.join(42602, 602)
-        sub = s.join(42603, 603, role=2)
+        forged = s.join(42601, uid=601, token=make_token(APP_ID, other, "lobby", 601))[0]
+        pub = s.join(42602, uid=602)[0]
+        sub = s.join(42603, uid=603, role=2)[0]
         assert forged["name"] == "TOKEN_INVALID"
         assert pub["type"] == "ack" and sub["type"] == "ack"
         # controld's counters are copied by its main loop (~100 ms); the store is read live
