@@ -255,7 +255,6 @@ uint16_t rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 			const struct rte_ether_addr *dmac, uint8_t family,
 			const uint8_t *src_ip, const uint8_t *dst_ip, uint32_t addr_sum,
 			uint16_t sport, uint16_t dport, uint16_t pl_len, uint32_t pl_sum);
-uint32_t rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip);
 
 static inline uint16_t
 rtr_l2l4_len(uint16_t vlan, uint8_t family)

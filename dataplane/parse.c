@@ -61,15 +61,20 @@ rtr_csum_fold(uint32_t sum)
 	return (uint16_t)sum;
 }
 
+uint32_t
+rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip)
+{
+	unsigned int alen = family == 4 ? 4 : 16;
+
+	return rtr_csum_add(rtr_csum_add(0, src_ip, alen), dst_ip, alen);
+}
+
 static uint32_t
 pseudo_sum(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
 	   uint32_t l4_len)
 {
-	unsigned int alen = family == 4 ? 4 : 16;
-	uint32_t s;
+	uint32_t s = rtr_addr_sum(family, src, dst);
 
-	s = rtr_csum_add(0, src, alen);
-	s = rtr_csum_add(s, dst, alen);
 	s += proto;
 	s += l4_len >> 16;
 	s += l4_len & 0xffff;
@@ -80,17 +85,8 @@ uint16_t
 rtr_udp_csum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 	     uint16_t sport, uint16_t dport, uint16_t udp_len, uint32_t pl_sum)
 {
-	uint32_t s = pseudo_sum(family, src_ip, dst_ip, IPPROTO_UDP_, udp_len);
-	uint16_t c;
-
-	s += sport;
-	s += dport;
-	s += udp_len;
-	s = (s & 0xffff) + (s >> 16);
-	s += pl_sum & 0xffff;
-	s += pl_sum >> 16;
-	c = (uint16_t)~rtr_csum_fold(s);
-	return htons(c == 0 ? 0xffff : c);
+	return htons(rtr_udp_csum_sums(rtr_addr_sum(family, src_ip, dst_ip), sport, dport,
+				       udp_len, pl_sum));
 }
 
 static inline int

@@ -53,6 +53,25 @@ unsigned int rtr_parse(const uint8_t *buf, uint32_t len,
 uint32_t rtr_csum_add(uint32_t sum, const void *buf, uint32_t len);
 uint16_t rtr_csum_fold(uint32_t sum);
 
+/* Sum of a source and a destination address (4 or 16 bytes each): the
+ * part of the pseudo-header that is fixed for a pair of endpoints. */
+uint32_t rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip);
+
+/* UDP checksum (host order, never 0) from the addresses' sum and the
+ * payload's partial sum: a handful of additions, per receiver on TX. */
+static inline uint16_t
+rtr_udp_csum_sums(uint32_t addr_sum, uint16_t sport, uint16_t dport, uint16_t udp_len,
+		  uint32_t pl_sum)
+{
+	uint32_t s = addr_sum + 17u + udp_len + sport + dport + udp_len;
+
+	s = (s & 0xffff) + (s >> 16) + (pl_sum & 0xffff) + (pl_sum >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (uint16_t)~s;
+	return s == 0 ? 0xffff : (uint16_t)s;
+}
+
 /* UDP checksum (network order, never 0) from a payload partial sum. */
 uint16_t rtr_udp_csum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip,
 		      uint16_t sport, uint16_t dport, uint16_t udp_len, uint32_t pl_sum);

@@ -14,14 +14,6 @@ put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-uint32_t
-rtr_addr_sum(uint8_t family, const uint8_t *src_ip, const uint8_t *dst_ip)
-{
-	unsigned int alen = family == 4 ? 4 : 16;
-
-	return rtr_csum_add(rtr_csum_add(0, src_ip, alen), dst_ip, alen);
-}
-
 static inline uint16_t
 fold_not(uint32_t s)
 {
@@ -42,8 +34,7 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 	       uint16_t pl_len, uint32_t pl_sum)
 {
 	uint8_t *ip, *udp;
-	uint16_t udp_len = (uint16_t)(pl_len + 8), c;
-	uint32_t s;
+	uint16_t udp_len = (uint16_t)(pl_len + 8);
 
 	memcpy(p, dmac, 6);
 	memcpy(p + 6, &port->mac, 6);
@@ -82,10 +73,6 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 	put16(udp, sport);
 	put16(udp + 2, dport);
 	put16(udp + 4, udp_len);
-	/* pseudo-header (addresses, protocol, length) + UDP header + payload */
-	s = addr_sum + 17u + udp_len + sport + dport + udp_len;
-	s = (s & 0xffff) + (s >> 16) + (pl_sum & 0xffff) + (pl_sum >> 16);
-	c = fold_not(s);
-	put16(udp + 6, c == 0 ? 0xffff : c);
+	put16(udp + 6, rtr_udp_csum_sums(addr_sum, sport, dport, udp_len, pl_sum));
 	return (uint16_t)(udp + 8 - p);
 }

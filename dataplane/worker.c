@@ -124,8 +124,7 @@ egress_ok(struct rtr_worker *w, const struct rtr_app *app, uint32_t app_index,
 
 /* Look up the sender of a member frame and check it is who it says. */
 static inline struct rtr_member *
-sender(struct rtr_worker *w, const struct rtr_parsed *p, uint16_t port, uint8_t *state,
-       unsigned int *why)
+sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *why)
 {
 	const struct rtr_hdr *h = &p->hdr;
 	uint32_t slot = rtr_mid_slot(h->member_id);
@@ -154,7 +153,6 @@ sender(struct rtr_worker *w, const struct rtr_parsed *p, uint16_t port, uint8_t 
 		*why = RTR_DROP_ENC_UNSUPPORTED;
 		return NULL;
 	}
-	(void)w;
 	return mb;
 }
 
@@ -240,7 +238,7 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 	uint8_t state;
 	int adjusted = 0;
 
-	mb = sender(w, p, port, &state, &why);
+	mb = sender(p, port, &state, &why);
 	if (unlikely(mb == NULL))
 		goto out_drop;
 	if (unlikely(state != RTR_MS_ACTIVE)) {
@@ -366,7 +364,7 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 	uint8_t state;
 	struct rtr_ev ev;
 
-	mb = sender(w, p, port, &state, &why);
+	mb = sender(p, port, &state, &why);
 	if (unlikely(mb == NULL)) {
 		drop_pkt(w, m, why);
 		return;
