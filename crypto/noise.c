@@ -652,6 +652,17 @@ rtr_noise_split(const struct rtr_noise_state *st, uint8_t suite, struct rtr_nois
 		if (ret != 0)
 			goto out;
 	}
+	{
+		uint8_t both[2 * K];
+
+		memcpy(both, k1, K);
+		memcpy(both + K, k2, K);
+		ret = hkdf_sha256_nosalt(both, sizeof(both), RTR_NOISE_LABEL_REKEY,
+					   out->rekey, K);
+		OPENSSL_cleanse(both, sizeof(both));
+		if (ret != 0)
+			goto out;
+	}
 	out->suite = suite;
 	out->key_len = (uint8_t)kl;
 	if (st->role == RTR_NOISE_INITIATOR) {

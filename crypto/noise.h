@@ -54,6 +54,11 @@
  *
  *   initiator: send = i2r, recv = r2i;  responder: send = r2i, recv = i2r.
  *
+ * Rekey key (both suites, both sides): the key of the rekey MAC that the
+ * next rekey JOIN of this session carries (docs/protocol.md 16.7):
+ *     rekey = HKDF-SHA256(salt = "", ikm = k1 || k2 (64 bytes),
+ *                         info = "rtrelay/1 rekey" (15 bytes), L = 32)
+ *
  * The handshake hash h after message 2 is exported in the keys (and by
  * rtr_noise_handshake_hash()) for channel binding.
  *
@@ -124,6 +129,7 @@
 /* HKDF info labels for suite 1 (ASCII, no NUL; see the top of this file) */
 #define RTR_NOISE_LABEL_I2R	"rtrelay/1 aes128gcm initiator->responder"
 #define RTR_NOISE_LABEL_R2I	"rtrelay/1 aes128gcm responder->initiator"
+#define RTR_NOISE_LABEL_REKEY	"rtrelay/1 rekey"
 
 enum rtr_noise_role {
 	RTR_NOISE_INITIATOR = 1,
@@ -154,6 +160,7 @@ struct rtr_noise_keys {
 	uint8_t send[RTR_NOISE_KEY_LEN];	/* first key_len bytes used */
 	uint8_t recv[RTR_NOISE_KEY_LEN];
 	uint8_t h[RTR_NOISE_HASH_LEN];	/* handshake hash (channel binding) */
+	uint8_t rekey[RTR_NOISE_KEY_LEN];	/* authenticates this session's rekey JOIN */
 };
 
 /*

@@ -226,6 +226,7 @@ def transport_keys(k1, k2):
         "aes256gcm_r2i": k2,
         "aes128gcm_i2r": hkdf_rfc5869(k1, LABEL_I2R, 16),
         "aes128gcm_r2i": hkdf_rfc5869(k2, LABEL_R2I, 16),
+        "rekey_key": hkdf_rfc5869(k1 + k2, b"rtrelay/1 rekey", 32),
     }
 
 

@@ -153,6 +153,7 @@ struct kat {
 	const char *payload1, *payload2, *msg1, *msg2, *handshake_hash;
 	const char *split_k1, *split_k2;
 	const char *aes256gcm_i2r, *aes256gcm_r2i, *aes128gcm_i2r, *aes128gcm_r2i;
+	const char *rekey_key;
 };
 
 /*
@@ -227,6 +228,8 @@ static const struct kat kats[] = {
 		"efba2c3616baa80930ef997e38631038",
 		.aes128gcm_r2i =
 		"963696fb6a55740a2e740a62a4974018",
+		.rekey_key =
+		"69b769871854f195f651355547fe9f3bfa8d6fa7750b2d1e9473cd1b818c57ee",
 	},
 	{
 		.name = "suite2-empty",
@@ -272,6 +275,8 @@ static const struct kat kats[] = {
 		"efba2c3616baa80930ef997e38631038",
 		.aes128gcm_r2i =
 		"963696fb6a55740a2e740a62a4974018",
+		.rekey_key =
+		"69b769871854f195f651355547fe9f3bfa8d6fa7750b2d1e9473cd1b818c57ee",
 	},
 };
 
@@ -392,6 +397,8 @@ check_kat(const struct kat *k)
 	assert_bytes(kr.recv, 32, k->aes256gcm_i2r);
 	assert_bytes(ki.h, 32, k->handshake_hash);
 	assert_bytes(kr.h, 32, k->handshake_hash);
+	assert_bytes(ki.rekey, 32, k->rekey_key);
+	assert_bytes(kr.rekey, 32, k->rekey_key);
 
 	/* suite 1: HKDF-SHA256 with the labels, 16 bytes */
 	assert_int_equal(rtr_noise_split(&ini, RTR_NOISE_SUITE_AES128GCM, &ki), 0);
@@ -405,6 +412,8 @@ check_kat(const struct kat *k)
 	assert_bytes(kr.recv, 16, k->aes128gcm_i2r);
 	assert_true(is_zero(ki.send + 16, 16) && is_zero(ki.recv + 16, 16));
 	assert_bytes(ki.h, 32, k->handshake_hash);
+	assert_bytes(ki.rekey, 32, k->rekey_key);
+	assert_bytes(kr.rekey, 32, k->rekey_key);
 
 	rtr_noise_keys_wipe(&ki);
 	rtr_noise_keys_wipe(&kr);
@@ -555,7 +564,7 @@ kat_from_json(json_t *v, struct kat *k)
 	F(init_ephemeral_priv); F(init_ephemeral_pub); F(resp_ephemeral_priv);
 	F(resp_ephemeral_pub); F(payload1); F(payload2); F(msg1); F(msg2);
 	F(handshake_hash); F(split_k1); F(split_k2); F(aes256gcm_i2r);
-	F(aes256gcm_r2i); F(aes128gcm_i2r); F(aes128gcm_r2i);
+	F(aes256gcm_r2i); F(aes128gcm_i2r); F(aes128gcm_r2i); F(rekey_key);
 #undef F
 }
 
@@ -588,7 +597,7 @@ test_python_live(void **state)
 		S(init_ephemeral_priv); S(init_ephemeral_pub); S(resp_ephemeral_priv);
 		S(resp_ephemeral_pub); S(payload1); S(payload2); S(msg1); S(msg2);
 		S(handshake_hash); S(split_k1); S(split_k2); S(aes256gcm_i2r);
-		S(aes256gcm_r2i); S(aes128gcm_i2r); S(aes128gcm_r2i);
+		S(aes256gcm_r2i); S(aes128gcm_i2r); S(aes128gcm_r2i); S(rekey_key);
 #undef S
 		check_kat(&k);
 	}
