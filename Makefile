@@ -18,7 +18,7 @@ endif
 DPDK_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DPDK_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -DALLOW_EXPERIMENTAL_API -Idataplane \
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -DALLOW_EXPERIMENTAL_API -Idataplane -Icrypto \
             $(DPDK_CFLAGS) $(SANFLAGS)
 LDLIBS   := $(DPDK_LIBS) -lIPSec_MB -lpthread $(SANFLAGS)
 
@@ -40,7 +40,7 @@ TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay
 .PHONY: all test unit pytest fuzz demo demo-memif clean setup
 all: $(BINS) $(TESTBINS)
 
-$(BUILD)/obj/%.o: %.c $(HDRS)
+$(BUILD)/obj/%.o: %.c $(HDRS) $(CRYPTO_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -c $< -o $@
@@ -58,7 +58,7 @@ $(BUILD)/obj/tests/test_token.o $(BUILD)/obj/tests/test_noise.o: CFLAGS += -Icry
 $(BUILD)/obj/tests/test_aead.o $(BUILD)/obj/tests/test_replay.o: $(CRYPTO_HDRS)
 $(BUILD)/obj/tests/test_aead.o $(BUILD)/obj/tests/test_replay.o: CFLAGS += -Icrypto
 
-$(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a
+$(BUILD)/rtr-dataplane: $(DP_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -95,7 +95,7 @@ $(BUILD)/test_seg: $(BUILD)/obj/tests/test_seg.o $(BUILD)/librtrseg.a
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 $(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/tables.o \
-		$(BUILD)/obj/dataplane/tx.o $(BUILD)/librtrseg.a
+		$(BUILD)/obj/dataplane/tx.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 

@@ -91,11 +91,11 @@ tx_frame(struct rtr_dp *dp, const struct rtr_msg_tx_frame *f)
 		ms->tx_frames_refused++;
 		return -EADDRNOTAVAIL;
 	}
+	if (f->len + 8u + (f->family == 4 ? 20u : 40u) > port->mtu)
+		return -EMSGSIZE;
 	m = rte_pktmbuf_alloc(dp->pool);
 	if (m == NULL)
 		return -ENOBUFS;
-	if (f->len + 8u + (f->family == 4 ? 20u : 40u) > port->mtu)
-		return -EMSGSIZE;
 	hlen = rtr_l2l4_len(f->vlan, f->family);
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hlen + f->len));
 	if (d == NULL) {
@@ -103,7 +103,7 @@ tx_frame(struct rtr_dp *dp, const struct rtr_msg_tx_frame *f)
 		return -ENOBUFS;
 	}
 	rtr_build_l2l4(d, port, f->vlan, (const struct rte_ether_addr *)f->dst_mac, f->family,
-		       f->src_ip, f->dst_ip, rtr_addr_sum(f->family, f->src_ip, f->dst_ip),
+		       f->dst_ip, rtr_addr_sum(f->family, f->src_ip, f->dst_ip),
 		       dp->cfg.udp_port, f->dst_port, f->len,
 		       rtr_csum_add(0, f->payload, f->len));
 	memcpy(d + hlen, f->payload, f->len);
@@ -226,6 +226,7 @@ dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 		pr.max_channels = dp->cfg.max_channels;
 		pr.max_apps = dp->cfg.max_apps;
 		pr.rx_hold = !dp->rx_enabled;
+		pr.max_enc_members = dp->cfg.max_enc_members;
 		reply(dp, m->context, m->msg_id, m->seq, 0, &pr, sizeof(pr));
 		return;
 	case RTR_MSG_APP_SET:
@@ -247,6 +248,9 @@ dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 		break;
 	case RTR_MSG_MEMBER_UPDATE:
 		rc = rtr_member_update(dp, (const struct rtr_msg_member_update *)m->body);
+		break;
+	case RTR_MSG_MEMBER_REKEY:
+		rc = rtr_member_rekey(dp, (const struct rtr_msg_member_rekey *)m->body);
 		break;
 	case RTR_MSG_TX_FRAME:
 		rc = tx_frame(dp, (const struct rtr_msg_tx_frame *)m->body);
@@ -323,6 +327,15 @@ drain_events(struct rtr_dp *dp)
 				rtr_notify(dp, RTR_NOTIFY_MEMBER_LEFT, 0, ev[i].slot);
 				rtr_member_del_slot(dp, ev[i].slot);
 				ms->members_left++;
+			} else if (ev[i].type == RTR_EV_ROAM) {
+				rtr_member_roam(dp, ev[i].slot, ev[i].gen, &ev[i].ep);
+			} else if (ev[i].type == RTR_EV_ROAM_OK) {
+				if (rtr_member_roam_ok(dp, ev[i].slot, ev[i].gen) == 0)
+					rtr_notify(dp, RTR_NOTIFY_ROAM, 0, ev[i].slot);
+			} else if (ev[i].type == RTR_EV_PHASE) {
+				rtr_member_phase(dp, ev[i].slot, ev[i].gen);
+				if (m->state != RTR_MS_FREE && m->gen == ev[i].gen)
+					rtr_notify(dp, RTR_NOTIFY_REKEYED, 0, ev[i].slot);
 			}
 		}
 	}
@@ -345,6 +358,7 @@ rtr_notify(struct rtr_dp *dp, uint16_t type, uint16_t reason, uint32_t slot)
 	n.time_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	n.app_index = m->app_index;
 	n.channel_hash = m->channel_hash;
+	n.ep = m->ep;
 	/* lossless: keep it here until the ring has room, in order */
 	if (bl_n == 0 && rte_ring_sp_enqueue_elem(dp->seg->notify, &n, sizeof(n)) == 0) {
 		ms->notify_sent++;
@@ -388,6 +402,7 @@ rtr_sweep(struct rtr_dp *dp)
 		sweep_cursor = (sweep_cursor + 1) % dp->cfg.max_members;
 		if (m->state == RTR_MS_FREE)
 			continue;
+		rtr_enc_sweep(dp, slot);
 		if (m->token_expire != 0 && now_s >= m->token_expire) {
 			rtr_notify(dp, RTR_NOTIFY_MEMBER_EXPIRED, 0, slot);
 			rtr_member_del_slot(dp, slot);

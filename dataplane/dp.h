@@ -20,6 +20,8 @@
 #include "rtr_wire.h"
 #include "rtr_seg.h"
 #include "parse.h"
+#include "aead.h"
+#include "replay.h"
 
 #define RTR_MAX_PORTS		8
 #define RTR_MAX_WORKERS		16
@@ -48,6 +50,9 @@ struct rtr_cfg {
 	uint32_t copy_max;	/* auto mode: payloads up to this are copied */
 	uint32_t punt_rate;	/* JOINs/s per worker */
 	uint32_t idle_sleep_us;
+	uint32_t max_enc_members;
+	uint64_t rekey_frames;	/* ask for a rekey after this many frames under a key */
+	uint32_t rekey_seconds;	/* ... or this much time */
 	uint16_t rxd;
 	uint16_t txd;
 	enum rtr_tx_mode tx_mode;
@@ -83,7 +88,8 @@ struct rtr_rcv {
 	struct rte_ether_addr mac;
 	uint8_t pad2[2];
 	uint8_t ip[16];
-	uint8_t local_ip[16];
+	uint32_t enc;		/* key slot + 1; 0: plaintext receiver */
+	uint8_t pad3[12];
 	uint64_t expire;	/* token expiry, unix s; 0: none */
 };
 
@@ -101,6 +107,7 @@ struct rtr_channel {
 	uint32_t app_index;
 	uint32_t in_use;
 	struct rtr_fanout *fo;		/* RCU-published */
+	uint8_t enc;			/* mode fixed by the first member: 1 encrypted */
 	uint32_t members;		/* main lcore only from here */
 	uint32_t head;			/* first member slot, UINT32_MAX: none */
 };
@@ -131,7 +138,40 @@ struct rtr_member {
 	uint64_t rl_frames;		/* credit, in frames x tsc_hz */
 	uint64_t rl_bytes;		/* credit, in bytes x tsc_hz / 1024 */
 	uint8_t ev_pending;		/* activation already reported */
-	uint8_t pad[7];
+	uint8_t pad[3];
+	uint32_t enc;			/* main: key slot + 1; 0: plaintext member */
+	uint64_t af_tsc;		/* failed-authentication budget (16.3) */
+	uint64_t af_credit;
+} __rte_cache_aligned;
+
+#define RTR_AUTH_FAIL_RATE	64	/* per member per second, from other endpoints */
+#define RTR_REKEY_OVERLAP_S	2	/* old keys live on after the switch */
+#define RTR_ROAM_TIMEOUT_S	10
+
+/*
+ * Key state of an encrypted member (a slot of the --max-enc-members pool).
+ * Written by the main lcore: keys, valid[], roam candidate and challenge.
+ * Written by the worker that takes the member's uplink (one at a time,
+ * `busy`): the replay windows, tx_phase, the roam report flag.
+ */
+struct rtr_enc {
+	struct rtr_aead_key rx[2];	/* uplink key per phase */
+	struct rtr_aead_key tx[2];	/* downlink key per phase */
+	uint32_t epoch[2];		/* main: +1 at each install of the phase */
+	struct rtr_replay win[2];	/* uplink window per phase */
+	uint8_t valid[2];		/* main: the phase's keys may be used */
+	uint8_t tx_phase;		/* downlink phase (worker, at the first uplink under it) */
+	uint8_t busy;			/* a worker is updating the uplink state */
+	uint8_t roam_reported;		/* worker: candidate sent to main */
+	uint8_t roam_state;		/* main: 0 none, 1 candidate */
+	uint8_t suite;
+	uint8_t newest;			/* main: the phase installed last */
+	uint32_t member;		/* slot of the member holding it */
+	uint64_t roam_challenge;	/* main: echoed to the candidate */
+	uint64_t roam_since_s;
+	uint64_t phase_since_s[2];	/* main: install time of each phase */
+	uint64_t retire_at_s;		/* main: wipe the idle phase then (0: none) */
+	struct rtr_ep roam_ep;		/* main: the candidate endpoint */
 } __rte_cache_aligned;
 
 /* A freed member slot on the FIFO; stale when the slot was freed again
@@ -144,12 +184,24 @@ struct rtr_free_ent {
 enum rtr_ev_type {
 	RTR_EV_ACTIVATE = 1,
 	RTR_EV_LEAVE = 2,
+	RTR_EV_ROAM = 3,	/* an authenticated newest frame from ep */
+	RTR_EV_ROAM_OK = 4,	/* the candidate echoed its challenge */
+	RTR_EV_PHASE = 5,	/* the downlink switched key phase */
 };
 
 struct rtr_ev {
 	uint32_t type;
 	uint32_t slot;
 	uint32_t gen;
+	uint32_t pad;
+	struct rtr_ep ep;	/* RTR_EV_ROAM */
+};
+
+/* A worker's downlink sequence for one (receiver, phase): its lane's half
+ * of the nonce space; restarts when the phase gets new keys (epoch). */
+struct rtr_dlseq {
+	uint64_t seq;
+	uint32_t epoch;
 	uint32_t pad;
 };
 
@@ -178,6 +230,8 @@ struct rtr_worker {
 	struct rtr_app_bucket *app_tb;	/* [max_apps] */
 	uint64_t punt_tsc;
 	uint64_t punt_credit;
+	IMB_MGR *imb;			/* this worker's AES-GCM manager */
+	struct rtr_dlseq *dl;		/* [max_enc_members x 2 phases] */
 	struct rtr_txbuf txb[RTR_MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -208,6 +262,10 @@ struct rtr_dp {
 	struct rtr_app *apps;
 	struct rtr_channel *channels;
 	struct rtr_member *members;
+	struct rtr_enc *enc;		/* [max_enc_members] */
+	uint32_t *efree;		/* free key slots (main lcore) */
+	uint32_t efree_n;
+	IMB_MGR *imb;			/* main lcore: expands keys */
 	/* main lcore free lists (FIFO: delayed slot reuse) */
 	struct rtr_free_ent *mfree;	/* 2 x max_members entries */
 	uint32_t mfree_cap, mfree_head, mfree_n;
@@ -237,6 +295,11 @@ int rtr_member_del(struct rtr_dp *dp, uint64_t handle);
 int rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot);
 int rtr_member_update(struct rtr_dp *dp, const struct rtr_msg_member_update *u);
 int rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen);
+int rtr_member_rekey(struct rtr_dp *dp, const struct rtr_msg_member_rekey *k);
+int rtr_member_roam(struct rtr_dp *dp, uint32_t slot, uint32_t gen, const struct rtr_ep *ep);
+int rtr_member_roam_ok(struct rtr_dp *dp, uint32_t slot, uint32_t gen);
+void rtr_member_phase(struct rtr_dp *dp, uint32_t slot, uint32_t gen);
+void rtr_enc_sweep(struct rtr_dp *dp, uint32_t slot);
 void rtr_tables_reclaim(struct rtr_dp *dp);
 int rtr_addr_is_ours(const struct rtr_dp *dp, uint8_t family, const uint8_t *ip);
 int rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep);
@@ -253,7 +316,7 @@ int rtr_worker_main(void *arg);
 /* tx.c (fast path helpers) */
 uint16_t rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 			const struct rte_ether_addr *dmac, uint8_t family,
-			const uint8_t *src_ip, const uint8_t *dst_ip, uint32_t addr_sum,
+			const uint8_t *dst_ip, uint32_t addr_sum,
 			uint16_t sport, uint16_t dport, uint16_t pl_len, uint32_t pl_sum);
 
 static inline uint16_t

@@ -60,7 +60,10 @@ usage(const char *prog)
 		"  --punt-rate N          JOINs per second per worker sent to the control plane (default: 20000)\n"
 		"  --rx-hold              start without polling RX until a RESUME command\n"
 		"  --idle-sleep-us N      an idle worker sleeps this long (default: 0, busy-poll)\n"
-		"  --rxd N, --txd N       descriptors per queue (default: 1024)\n",
+		"  --rxd N, --txd N       descriptors per queue (default: 1024)\n"
+		"  --max-enc-members N    key slots for encrypted members, ~4.6 KiB each (default: 4096)\n"
+		"  --rekey-frames N       ask a member to rekey after N frames under a key (default: 2^28)\n"
+		"  --rekey-seconds S      ... or after S seconds (default: 86400)\n",
 		prog);
 }
 
@@ -127,6 +130,9 @@ parse_args(struct rtr_cfg *c, int argc, char **argv)
 		{ "idle-sleep-us", required_argument, NULL, 's' },
 		{ "rxd", required_argument, NULL, 'r' },
 		{ "txd", required_argument, NULL, 'T' },
+		{ "max-enc-members", required_argument, NULL, 'E' },
+		{ "rekey-frames", required_argument, NULL, 'K' },
+		{ "rekey-seconds", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, '?' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +145,9 @@ parse_args(struct rtr_cfg *c, int argc, char **argv)
 	c->max_members = 262144;
 	c->max_apps = 1024;
 	c->max_fanout = 256;
+	c->max_enc_members = 4096;
+	c->rekey_frames = 1ULL << 28;
+	c->rekey_seconds = 86400;
 	c->idle_timeout_s = 30;
 	c->copy_max = 512;
 	c->punt_rate = 20000;
@@ -228,6 +237,21 @@ parse_args(struct rtr_cfg *c, int argc, char **argv)
 			if (parse_u32("--txd", optarg, 64, 16384, &v) < 0)
 				return -1;
 			c->txd = (uint16_t)v;
+			break;
+		case 'E':
+			if (parse_u32("--max-enc-members", optarg, 0, 1u << 20,
+				      &c->max_enc_members) < 0)
+				return -1;
+			break;
+		case 'K':
+			/* 2^28 by default (DESIGN.md); lower for tests */
+			if (parse_u32("--rekey-frames", optarg, 16, 1u << 28, &v) < 0)
+				return -1;
+			c->rekey_frames = v;
+			break;
+		case 'S':
+			if (parse_u32("--rekey-seconds", optarg, 5, 86400, &c->rekey_seconds) < 0)
+				return -1;
 			break;
 		default:
 			usage(argv[0]);
@@ -386,7 +410,13 @@ workers_init(struct rtr_dp *dp)
 		snprintf(name, sizeof(name), "rtr_txf%u", i);
 		w->txf = rte_ring_create(name, RTR_TXF_RING_SIZE, rte_socket_id(),
 					 RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (w->app_tb == NULL || w->ev == NULL || w->txf == NULL)
+		/* each worker its own AES-GCM manager and downlink counters */
+		w->imb = rtr_aead_mgr_new();
+		if (dp->cfg.max_enc_members > 0)
+			w->dl = rte_zmalloc("rtr_dlseq", sizeof(*w->dl) * 2 * dp->cfg.max_enc_members,
+					    RTE_CACHE_LINE_SIZE);
+		if (w->app_tb == NULL || w->ev == NULL || w->txf == NULL || w->imb == NULL ||
+		    (dp->cfg.max_enc_members > 0 && w->dl == NULL))
 			return -ENOMEM;
 		i++;
 	}
@@ -523,6 +553,13 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	dp->imb = rtr_aead_mgr_new();
+	if (dp->imb == NULL) {
+		fprintf(stderr, "rtr-dataplane: AES-GCM (ipsec-mb) unavailable: %s\n",
+			strerror(errno));
+		rc = -ENOMEM;
+		goto out_stop;
+	}
 	rc = workers_init(dp);
 	if (rc == 0)
 		rc = rtr_tables_init(dp);
@@ -537,9 +574,12 @@ main(int argc, char **argv)
 		goto out_stop;
 	}
 	dp->rx_enabled = !dp->cfg.rx_hold;
-	LOG(INFO, "instance %s: %u worker(s), %u port(s), udp %u, members %u, channels %u%s",
+	LOG(INFO, "instance %s: %u worker(s), %u port(s), udp %u, members %u (encrypted %u), "
+	    "channels %u, AES-GCM %s%s",
 	    dp->cfg.instance, dp->n_workers, dp->n_ports, dp->cfg.udp_port, dp->cfg.max_members,
-	    dp->cfg.max_channels, dp->cfg.rx_hold ? ", RX held until RESUME" : "");
+	    dp->cfg.max_enc_members, dp->cfg.max_channels, rtr_aead_mgr_arch(dp->imb),
+	    dp->cfg.rx_hold ? ", RX held until RESUME" : "");
+	rtr_stats_mainp(dp->seg->stats)->enc_max = dp->cfg.max_enc_members;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		unsigned int i;
 
@@ -558,6 +598,15 @@ out_stop:
 		rte_eth_dev_close(pid);
 	}
 	rtr_tables_free(dp);
+	{
+		unsigned int i;
+
+		for (i = 0; i < dp->n_workers; i++) {
+			rtr_aead_mgr_free(dp->workers[i].imb);
+			rte_free(dp->workers[i].dl);
+		}
+	}
+	rtr_aead_mgr_free(dp->imb);
 	rtr_seg_destroy(dp->seg);
 	rte_eal_cleanup();
 	return rc < 0 ? 1 : 0;

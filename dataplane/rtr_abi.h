@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define RTR_ABI_VERSION		1
+#define RTR_ABI_VERSION		2
 #define RTR_CTL_MAGIC		0x52545243544c3031ULL	/* "RTRCTL01" */
 #define RTR_STATS_MAGIC		0x5254525354413031ULL	/* "RTRSTA01" */
 #define RTR_INSTANCE_MAX	32
@@ -86,7 +86,16 @@
 	_(NO_MBUF, "no_mbuf")						\
 	_(CLONE_FAILED, "clone_failed")					\
 	_(TX_FULL, "tx_full")						\
-	_(RECEIVER_MTU, "receiver_mtu")
+	_(RECEIVER_MTU, "receiver_mtu")					\
+	_(ENC_PLAINTEXT, "enc_plaintext_frame")				\
+	_(ENC_SHORT, "enc_too_short")					\
+	_(ENC_NO_KEY, "enc_no_key")					\
+	_(ENC_REPLAY, "enc_replay")					\
+	_(ENC_AUTH, "enc_auth_failed")					\
+	_(ENC_AUTH_BUDGET, "enc_auth_budget")				\
+	_(ENC_BUSY, "enc_member_busy")					\
+	_(ENC_SEAL, "enc_seal_failed")					\
+	_(ENC_MIXED, "enc_mode_mismatch")
 
 enum rtr_drop {
 #define _RTR_DROP_ENUM(sym, str) RTR_DROP_##sym,
@@ -116,7 +125,8 @@ enum rtr_msg_id {
 	RTR_MSG_DUMP = 8,
 	RTR_MSG_SYNC = 9,
 	RTR_MSG_RESUME = 10,
-	RTR_MSG_MAX = 10,
+	RTR_MSG_MEMBER_REKEY = 11,
+	RTR_MSG_MAX = 11,
 };
 #define RTR_MSG_VERSION		1
 
@@ -190,8 +200,12 @@ struct rtr_msg_member_add {
 	uint64_t token_expire;	/* unix seconds, 0 = none */
 	uint64_t priv_expire[RTR_N_PRIV_EXPIRE];	/* unix s per privilege 1..4, 0 = token's */
 	uint64_t path_token;
+	/* suite 1 or 2: the transport keys of the handshake (16 or 32 bytes
+	 * used); wiped from the ring slot once consumed */
+	uint8_t rx_key[32];	/* client -> node (c2n) */
+	uint8_t tx_key[32];	/* node -> client (n2c) */
 };
-_Static_assert(sizeof(struct rtr_msg_member_add) == 136, "member_add size");
+_Static_assert(sizeof(struct rtr_msg_member_add) == 200, "member_add size");
 
 struct rtr_reply_member_add {
 	uint64_t handle;
@@ -202,6 +216,16 @@ struct rtr_reply_member_add {
 struct rtr_msg_member_del {
 	uint64_t handle;
 };
+
+/* New keys for an encrypted member's other key phase (rekey). */
+struct rtr_msg_member_rekey {
+	uint64_t handle;
+	uint8_t phase;		/* must be the member's idle phase */
+	uint8_t pad[7];
+	uint8_t rx_key[32];
+	uint8_t tx_key[32];
+};
+_Static_assert(sizeof(struct rtr_msg_member_rekey) == 80, "member_rekey size");
 
 #define RTR_UPD_PRIVS		(1u << 0)
 #define RTR_UPD_EXPIRY		(1u << 1)
@@ -305,6 +329,8 @@ struct rtr_reply_ping {
 	uint32_t max_channels;
 	uint32_t max_apps;
 	uint32_t rx_hold;
+	uint32_t max_enc_members;
+	uint32_t pad;
 };
 
 /* ------------------------------------------------------------------ */
@@ -339,6 +365,7 @@ enum rtr_notify_type {
 	RTR_NOTIFY_ALARM = 4,
 	RTR_NOTIFY_MEMBER_LEFT = 5,	/* removed: LEAVE from its endpoint */
 	RTR_NOTIFY_MEMBER_ACTIVE = 6,	/* path validated */
+	RTR_NOTIFY_REKEYED = 7,		/* downlink switched to the new key phase */
 };
 
 struct rtr_notify {
@@ -350,8 +377,10 @@ struct rtr_notify {
 	uint32_t app_index;
 	uint32_t pad;
 	uint64_t channel_hash;
+	struct rtr_ep ep;	/* ROAM: the member's new endpoint */
+	uint8_t reserved[8];
 };
-_Static_assert(sizeof(struct rtr_notify) == 40, "rtr_notify size");
+_Static_assert(sizeof(struct rtr_notify) == 96, "rtr_notify size");
 
 /* ------------------------------------------------------------------ */
 /* Control segment header.                                            */
@@ -400,6 +429,11 @@ struct rtr_worker_stats {
 	uint64_t drops_total;	/* not written by workers: readers sum drops[] */
 	uint64_t leaves;		/* LEAVEs accepted */
 	uint64_t activations;	/* path tokens echoed by PENDING members */
+	uint64_t enc_opened;	/* uplink frames authenticated */
+	uint64_t enc_sealed;	/* downlink frames sealed */
+	uint64_t roam_candidates;	/* authenticated frames from a new endpoint */
+	uint64_t rekeys;	/* downlink switches to a new key phase */
+	uint64_t reserved_w[4];
 	uint64_t drops[RTR_DROP_SLOTS];
 };
 _Static_assert(sizeof(struct rtr_worker_stats) % 64 == 0, "worker stats alignment");
@@ -458,7 +492,11 @@ struct rtr_main_stats {
 	uint64_t members_left;
 	uint64_t rcu_pending;
 	uint64_t heartbeat_ns;
-	uint64_t reserved[12];
+	uint64_t enc_members;		/* gauge: key slots in use */
+	uint64_t enc_max;		/* --max-enc-members */
+	uint64_t roams;			/* endpoints moved after validation */
+	uint64_t rekeys;		/* key phases installed by MEMBER_REKEY */
+	uint64_t reserved[8];
 };
 _Static_assert(sizeof(struct rtr_main_stats) == 256, "main stats size");
 

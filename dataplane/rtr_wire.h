@@ -18,6 +18,7 @@
 #define RTR_JOIN_MIN_PAYLOAD	256	/* a JOIN is padded to at least this */
 #define RTR_MAX_UDP_PAYLOAD	1472	/* largest relay datagram handled */
 #define RTR_PATH_TOKEN_LEN	8
+#define RTR_KA_ENC_MIN		24	/* encrypted KEEPALIVE plaintext: token, challenge, time */
 
 enum rtr_type {
 	RTR_T_MEDIA = 1,
@@ -31,6 +32,13 @@ enum rtr_type {
 };
 
 /* flags */
+/* JOIN suites (DESIGN.md, "Transport encryption") */
+#define RTR_SUITE_NONE		0
+#define RTR_SUITE_AES128GCM	1
+#define RTR_SUITE_AES256GCM	2
+#define RTR_TAG_LEN		16	/* AES-GCM tag after every sealed payload */
+#define RTR_LANE_SHIFT		56	/* downlink counter: lane (8 bits) || sequence */
+
 #define RTR_F_ENC		(1u << 0)
 #define RTR_F_KEY_PHASE		(1u << 1)
 #define RTR_F_REKEY_REQUESTED	(1u << 2)

@@ -10,9 +10,14 @@
  * is how the main lcore finds them. A channel's receivers are an array
  * rebuilt whole and published with a release store; the old array is freed
  * after a grace period.
+ *
+ * Encrypted members hold a slot of the key pool (--max-enc-members): two
+ * key phases of uplink and downlink keys, expanded once when installed,
+ * and wiped only after a grace period, when no worker can still use them.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <rte_malloc.h>
 #include <rte_cycles.h>
 #include <rte_hash.h>
@@ -27,6 +32,8 @@ enum rtr_dq_kind {
 	DQ_FANOUT = 1,
 	DQ_MEMBER_SLOT = 2,
 	DQ_CHANNEL_SLOT = 3,
+	DQ_ENC_SLOT = 4,	/* a gone member's keys: wipe, slot back to the pool */
+	DQ_ENC_PHASE = 5,	/* a retired key phase: wipe (idx = slot * 2 + phase) */
 };
 
 struct rtr_dq_ent {
@@ -91,6 +98,19 @@ mfree_pop(struct rtr_dp *dp, uint32_t *slot)
 }
 
 static void
+enc_wipe(struct rtr_enc *e)
+{
+	rtr_aead_key_wipe(&e->rx[0]);
+	rtr_aead_key_wipe(&e->rx[1]);
+	rtr_aead_key_wipe(&e->tx[0]);
+	rtr_aead_key_wipe(&e->tx[1]);
+	/* the rest (windows, challenge, candidate) is not secret, but a new
+	 * member starts from zero */
+	memset((uint8_t *)e + offsetof(struct rtr_enc, win), 0,
+	       sizeof(*e) - offsetof(struct rtr_enc, win));
+}
+
+static void
 dq_free(void *p, void *e, unsigned int n)
 {
 	struct rtr_dp *dp = p;
@@ -108,6 +128,15 @@ dq_free(void *p, void *e, unsigned int n)
 			break;
 		case DQ_CHANNEL_SLOT:
 			dp->cfree[dp->cfree_n++] = ent[i].idx;
+			break;
+		case DQ_ENC_SLOT:
+			enc_wipe(&dp->enc[ent[i].idx]);
+			dp->efree[dp->efree_n++] = ent[i].idx;
+			rtr_stats_mainp(dp->seg->stats)->enc_members--;
+			break;
+		case DQ_ENC_PHASE:
+			rtr_aead_key_wipe(&dp->enc[ent[i].idx / 2].rx[ent[i].idx % 2]);
+			rtr_aead_key_wipe(&dp->enc[ent[i].idx / 2].tx[ent[i].idx % 2]);
 			break;
 		}
 	}
@@ -156,6 +185,16 @@ rtr_tables_init(struct rtr_dp *dp)
 	dp->cfree = rte_malloc("rtr_cfree", sizeof(uint32_t) * c->max_channels, 0);
 	if (!dp->apps || !dp->channels || !dp->members || !dp->mfree || !dp->cfree)
 		return -ENOMEM;
+	if (c->max_enc_members > 0) {
+		dp->enc = rte_zmalloc("rtr_enc", sizeof(struct rtr_enc) * c->max_enc_members,
+				      RTR_AEAD_KEY_ALIGN);
+		dp->efree = rte_malloc("rtr_efree", sizeof(uint32_t) * c->max_enc_members, 0);
+		if (dp->enc == NULL || dp->efree == NULL)
+			return -ENOMEM;
+		for (i = 0; i < c->max_enc_members; i++)
+			dp->efree[i] = c->max_enc_members - 1 - i;
+		dp->efree_n = c->max_enc_members;
+	}
 	for (i = 0; i < c->max_members; i++) {
 		dp->members[i].state = RTR_MS_FREE;
 		mfree_push(dp, i);
@@ -213,6 +252,12 @@ rtr_tables_free(struct rtr_dp *dp)
 		rte_rcu_qsbr_dq_delete(dp->dq);
 	rte_hash_free(dp->chan_hash);
 	rte_free(dp->qs);
+	if (dp->enc != NULL) {
+		for (i = 0; i < dp->cfg.max_enc_members; i++)
+			enc_wipe(&dp->enc[i]);
+		rte_free(dp->enc);
+	}
+	rte_free(dp->efree);
 	rte_free(dp->cfree);
 	rte_free(dp->mfree);
 	rte_free(dp->members);
@@ -350,9 +395,9 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c, uint32_t also)
 			r->family = m->ep.family;
 			memcpy(&r->mac, m->ep.mac, 6);
 			memcpy(r->ip, m->ep.ip, 16);
-			memcpy(r->local_ip, m->ep.local_ip, 16);
+			r->enc = m->enc;
 			r->expire = m->token_expire;
-			r->addr_sum = rtr_addr_sum(r->family, r->local_ip, r->ip);
+			r->addr_sum = rtr_addr_sum(r->family, m->ep.local_ip, r->ip);
 		}
 	}
 	old = c->fo;
@@ -401,6 +446,74 @@ membership_expiry(uint64_t token_expire, uint64_t join_expire)
 	return token_expire;
 }
 
+/* The last member went: the channel goes (its slot after a grace period). */
+static void
+channel_release(struct rtr_dp *dp, struct rtr_channel *c, uint32_t cslot)
+{
+	struct chan_key key = { .app_index = c->app_index, .channel_hash = c->channel_hash };
+	struct rtr_fanout *old = c->fo;
+
+	rte_hash_del_key(dp->chan_hash, &key);
+	__atomic_store_n(&c->in_use, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->fo, NULL, __ATOMIC_RELEASE);
+	if (old != NULL)
+		defer(dp, DQ_FANOUT, 0, old);
+	defer(dp, DQ_CHANNEL_SLOT, cslot, NULL);
+	dp->n_channels--;
+}
+
+static unsigned int
+suite_key_len(uint8_t suite)
+{
+	return suite == RTR_SUITE_AES128GCM ? RTR_AEAD_KEY_128 : RTR_AEAD_KEY_256;
+}
+
+/* Phase p of e: expand both keys, then open it for workers. */
+static int
+enc_set_phase(struct rtr_dp *dp, struct rtr_enc *e, unsigned int p, const uint8_t *rx,
+	      const uint8_t *tx)
+{
+	unsigned int kl = suite_key_len(e->suite);
+
+	rtr_replay_init(&e->win[p]);
+	if (rtr_aead_key_init(dp->imb, &e->rx[p], rx, kl) != 0 ||
+	    rtr_aead_key_init(dp->imb, &e->tx[p], tx, kl) != 0) {
+		rtr_aead_key_wipe(&e->rx[p]);
+		rtr_aead_key_wipe(&e->tx[p]);
+		return -EINVAL;
+	}
+	e->phase_since_s[p] = dp->now_s;
+	__atomic_store_n(&e->epoch[p], e->epoch[p] + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->valid[p], 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int
+enc_install(struct rtr_dp *dp, const struct rtr_msg_member_add *a, uint32_t slot)
+{
+	uint32_t idx;
+	struct rtr_enc *e;
+	int rc;
+
+	if (dp->efree_n == 0)
+		return -ENOSPC;
+	idx = dp->efree[--dp->efree_n];
+	e = &dp->enc[idx];
+	e->suite = a->suite;
+	e->member = slot;
+	e->tx_phase = 0;
+	e->newest = 0;
+	rc = enc_set_phase(dp, e, 0, a->rx_key, a->tx_key);
+	if (rc < 0) {
+		enc_wipe(e);
+		dp->efree[dp->efree_n++] = idx;
+		return rc;
+	}
+	dp->members[slot].enc = idx + 1;
+	rtr_stats_mainp(dp->seg->stats)->enc_members++;
+	return 0;
+}
+
 int
 rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	       struct rtr_reply_member_add *r)
@@ -424,8 +537,14 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 		return -EINVAL;
 	if (a->flags & ~RTR_MEMBER_F_ACTIVE)
 		return -EINVAL;
-	if (a->suite != 0)
-		return -ENOTSUP;	/* encrypted members come with the crypto engine */
+	if (a->suite > RTR_SUITE_AES256GCM)
+		return -EINVAL;
+	/* keys never outlive their dataplane: no encrypted member is re-installed
+	 * with an old handle, nor installed ACTIVE without a handshake */
+	if (a->suite != 0 && (a->want_handle != 0 || (a->flags & RTR_MEMBER_F_ACTIVE)))
+		return -EPERM;
+	if (a->suite != 0 && dp->efree_n == 0)
+		return -ENOSPC;
 	if (a->bps > (4ULL << 30) || a->fps > 10000000)
 		return -ERANGE;
 
@@ -452,6 +571,11 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 
 	if (rte_hash_lookup_data(dp->chan_hash, &key, &data) >= 0) {
 		cslot = (uint32_t)(uintptr_t)data;
+		/* a channel never mixes plaintext and encrypted members */
+		if (dp->channels[cslot].enc != (a->suite != 0)) {
+			rc = -EPROTOTYPE;
+			goto out_slot;
+		}
 	} else {
 		if (dp->cfree_n == 0) {
 			rc = -ENOSPC;
@@ -469,6 +593,7 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 		c->members = 0;
 		c->head = NONE;
 		c->fo = NULL;
+		c->enc = a->suite != 0;
 		__atomic_store_n(&c->in_use, 1, __ATOMIC_RELEASE);
 		dp->n_channels++;
 	}
@@ -492,6 +617,17 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	memcpy(m->priv_expire, a->priv_expire, sizeof(m->priv_expire));
 	m->path_token = a->path_token;
 	m->ep = a->ep;
+	m->enc = 0;
+	if (a->suite != 0) {
+		rc = enc_install(dp, a, slot);
+		if (rc < 0) {
+			if (c->members == 0)
+				channel_release(dp, c, cslot);
+			goto out_slot;
+		}
+	}
+	m->af_tsc = 0;
+	m->af_credit = 0;
 	m->last_seen_tsc = rte_get_tsc_cycles();
 	m->rl_tsc = 0;		/* full buckets at the first frame */
 	m->ev_pending = 0;
@@ -548,22 +684,19 @@ rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot)
 	if (was == RTR_MS_PENDING)
 		dp->n_pending--;
 	if (c->members == 0) {
-		struct chan_key key = { .app_index = c->app_index,
-					.channel_hash = c->channel_hash };
-		struct rtr_fanout *old = c->fo;
-
-		rte_hash_del_key(dp->chan_hash, &key);
-		__atomic_store_n(&c->in_use, 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&c->fo, NULL, __ATOMIC_RELEASE);
-		if (old != NULL)
-			defer(dp, DQ_FANOUT, 0, old);
-		defer(dp, DQ_CHANNEL_SLOT, m->chan_slot, NULL);
-		dp->n_channels--;
+		channel_release(dp, c, m->chan_slot);
 	} else if (was == RTR_MS_ACTIVE && fanout_rebuild(dp, c, NONE) < 0) {
 		/* no memory for a new list: in the old one, mark the member's
 		 * entry expired (one atomic store a worker sees whole), so no
 		 * copy goes to it while the list lives on */
 		fanout_expire_entry(c, slot);
+	}
+	if (m->enc != 0) {
+		/* no worker uses the keys once the grace period is over */
+		__atomic_store_n(&dp->enc[m->enc - 1].valid[0], 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&dp->enc[m->enc - 1].valid[1], 0, __ATOMIC_RELEASE);
+		defer(dp, DQ_ENC_SLOT, m->enc - 1, NULL);
+		m->enc = 0;
 	}
 	m->reclaim_pending = 1;
 	defer(dp, DQ_MEMBER_SLOT, slot, NULL);
@@ -652,4 +785,140 @@ rtr_member_activate(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
 	dp->n_pending--;
 	member_counts(dp);
 	return 0;
+}
+
+/* New keys for an encrypted member's idle phase (rtr-controld, rekey JOIN). */
+int
+rtr_member_rekey(struct rtr_dp *dp, const struct rtr_msg_member_rekey *k)
+{
+	struct rtr_member *m;
+	struct rtr_enc *e;
+	uint32_t slot;
+	int rc;
+
+	if (k->phase > 1)
+		return -EINVAL;
+	m = by_handle(dp, k->handle, &slot);
+	if (m == NULL)
+		return -ENOENT;
+	if (m->enc == 0)
+		return -EPERM;
+	e = &dp->enc[m->enc - 1];
+	/* only the phase the downlink is not using, once its old keys are gone */
+	if (k->phase == e->tx_phase || e->valid[k->phase] || e->retire_at_s != 0)
+		return -EBUSY;
+	if (e->rx[k->phase].key_len != 0)
+		return -EBUSY;	/* still being wiped after a grace period */
+	rc = enc_set_phase(dp, e, k->phase, k->rx_key, k->tx_key);
+	if (rc == 0) {
+		__atomic_store_n(&e->newest, k->phase, __ATOMIC_RELEASE);
+		rtr_stats_mainp(dp->seg->stats)->rekeys++;
+	}
+	return rc;
+}
+
+/* A worker saw the member's downlink switch to a new phase: retire the
+ * other one after the overlap. */
+void
+rtr_member_phase(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
+{
+	struct rtr_member *m = &dp->members[slot];
+
+	if (m->state == RTR_MS_FREE || m->gen != gen || m->enc == 0)
+		return;
+	dp->enc[m->enc - 1].retire_at_s = dp->now_s + RTR_REKEY_OVERLAP_S;
+}
+
+/* An authenticated, newest frame of the member came from ep: a candidate
+ * for a move (protocol.md 16.6). */
+int
+rtr_member_roam(struct rtr_dp *dp, uint32_t slot, uint32_t gen, const struct rtr_ep *ep)
+{
+	struct rtr_member *m = &dp->members[slot];
+	struct rtr_enc *e;
+	struct rtr_ep cand = *ep;
+	uint64_t ch;
+
+	if (m->state == RTR_MS_FREE || m->gen != gen || m->enc == 0)
+		return -ENOENT;
+	e = &dp->enc[m->enc - 1];
+	/* the same rules as for a member's first endpoint; the service address
+	 * it talks to stays the one of its port and family */
+	memset(cand.local_ip, 0, sizeof(cand.local_ip));
+	if (cand.port_id < dp->n_ports)
+		memcpy(cand.local_ip, cand.family == 4 ? dp->cfg.ip[cand.port_id].ip4 :
+		       dp->cfg.ip[cand.port_id].ip6, cand.family == 4 ? 4 : 16);
+	if (!rtr_ep_valid(dp, &cand)) {
+		__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
+		return -EADDRNOTAVAIL;
+	}
+	/* unpredictable: only the endpoint that receives the echo learns it */
+	do {
+		if (getrandom(&ch, sizeof(ch), 0) != sizeof(ch))
+			return -EIO;
+	} while (ch == 0);
+	e->roam_ep = cand;
+	e->roam_since_s = dp->now_s;
+	__atomic_store_n(&e->roam_challenge, ch, __ATOMIC_RELEASE);
+	e->roam_state = 1;
+	/* workers may report a newer candidate again */
+	__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The candidate echoed its challenge: the member moves there. */
+int
+rtr_member_roam_ok(struct rtr_dp *dp, uint32_t slot, uint32_t gen)
+{
+	struct rtr_member *m = &dp->members[slot];
+	struct rtr_enc *e;
+	struct rtr_ep old;
+	int rc;
+
+	if (m->state == RTR_MS_FREE || m->gen != gen || m->enc == 0)
+		return -ENOENT;
+	e = &dp->enc[m->enc - 1];
+	if (e->roam_state != 1)
+		return -ENOENT;
+	old = m->ep;
+	/* workers compare the endpoint field by field: they may see a mix for
+	 * a moment, which only drops a frame or two as member_wrong_endpoint
+	 * (and the frames authenticate, so they count as candidates) */
+	m->ep = e->roam_ep;
+	if (m->state == RTR_MS_ACTIVE) {
+		rc = fanout_rebuild(dp, &dp->channels[m->chan_slot], NONE);
+		if (rc < 0) {
+			m->ep = old;
+			return rc;
+		}
+	}
+	e->roam_state = 0;
+	__atomic_store_n(&e->roam_challenge, 0, __ATOMIC_RELEASE);
+	rtr_stats_mainp(dp->seg->stats)->roams++;
+	return 0;
+}
+
+/* Per member, from the sweep: candidates that did not validate, key
+ * phases whose overlap is over. */
+void
+rtr_enc_sweep(struct rtr_dp *dp, uint32_t slot)
+{
+	struct rtr_member *m = &dp->members[slot];
+	struct rtr_enc *e;
+	unsigned int old;
+
+	if (m->enc == 0)
+		return;
+	e = &dp->enc[m->enc - 1];
+	if (e->roam_state == 1 && dp->now_s >= e->roam_since_s + RTR_ROAM_TIMEOUT_S) {
+		e->roam_state = 0;
+		__atomic_store_n(&e->roam_challenge, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
+	}
+	if (e->retire_at_s != 0 && dp->now_s >= e->retire_at_s) {
+		old = e->tx_phase ^ 1;
+		__atomic_store_n(&e->valid[old], 0, __ATOMIC_RELEASE);
+		defer(dp, DQ_ENC_PHASE, (m->enc - 1) * 2 + old, NULL);
+		e->retire_at_s = 0;
+	}
 }

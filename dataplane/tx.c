@@ -26,11 +26,12 @@ fold_not(uint32_t s)
  * Ethernet, optional 802.1Q, IPv4 or IPv6 and UDP headers in front of a
  * payload whose sum is pl_sum. Per receiver only a handful of additions:
  * addr_sum (its addresses) was summed when the fan-out list was built.
+ * The source address is the port's service address of the family (every
+ * endpoint's local_ip is checked to be exactly that).
  */
 uint16_t
 rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
-	       const struct rte_ether_addr *dmac, uint8_t family, const uint8_t *src_ip,
-	       const uint8_t *dst_ip, uint32_t addr_sum, uint16_t sport, uint16_t dport,
+	       const struct rte_ether_addr *dmac, uint8_t family, const uint8_t *dst_ip, uint32_t addr_sum, uint16_t sport, uint16_t dport,
 	       uint16_t pl_len, uint32_t pl_sum)
 {
 	uint8_t *ip, *udp;
@@ -56,7 +57,7 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 		put16(ip + 6, 0x4000);	/* DF */
 		ip[8] = 64;
 		ip[9] = 17;
-		memcpy(ip + 12, src_ip, 4);
+		memcpy(ip + 12, port->pcfg.ip4, 4);
 		memcpy(ip + 16, dst_ip, 4);
 		put16(ip + 10, fold_not(0x4500u + tot + 0x4000u + 0x4011u + addr_sum));
 		udp = ip + 20;
@@ -66,7 +67,7 @@ rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,
 		put16(ip + 4, udp_len);
 		ip[6] = 17;
 		ip[7] = 64;
-		memcpy(ip + 8, src_ip, 16);
+		memcpy(ip + 8, port->pcfg.ip6, 16);
 		memcpy(ip + 24, dst_ip, 16);
 		udp = ip + 40;
 	}

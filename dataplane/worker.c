@@ -122,9 +122,11 @@ egress_ok(struct rtr_worker *w, const struct rtr_app *app, uint32_t app_index,
 	return 1;
 }
 
-/* Look up the sender of a member frame and check it is who it says. */
+/* Look up the sender of a member frame and check it is who it says. An
+ * encrypted member's frame may come from elsewhere (*moved): it proves
+ * itself by authenticating (enc_open). */
 static inline struct rtr_member *
-sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *why)
+sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *why, int *moved)
 {
 	const struct rtr_hdr *h = &p->hdr;
 	uint32_t slot = rtr_mid_slot(h->member_id);
@@ -145,7 +147,15 @@ sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *
 		*why = RTR_DROP_MEMBER_CHANNEL;
 		return NULL;
 	}
-	if (unlikely(!ep_match(mb, p, port))) {
+	*moved = !ep_match(mb, p, port);
+	if (mb->enc != 0) {
+		if (unlikely(!(h->flags & RTR_F_ENC))) {
+			*why = RTR_DROP_ENC_PLAINTEXT;
+			return NULL;
+		}
+		return mb;
+	}
+	if (unlikely(*moved)) {
 		*why = RTR_DROP_MEMBER_ENDPOINT;
 		return NULL;
 	}
@@ -154,6 +164,154 @@ sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *
 		return NULL;
 	}
 	return mb;
+}
+
+static inline void
+nonce_of(uint8_t nonce[RTR_AEAD_NONCE_LEN], const uint8_t *hdr)
+{
+	memset(nonce, 0, 4);
+	memcpy(nonce + 4, hdr + RTR_OFF_COUNTER, 8);	/* big-endian, as sent */
+}
+
+static inline int
+ev_push(struct rtr_worker *w, uint32_t type, uint32_t slot, uint32_t gen, const struct rtr_ep *ep)
+{
+	struct rtr_ev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.slot = slot;
+	ev.gen = gen;
+	if (ep != NULL)
+		ev.ep = *ep;
+	return rte_ring_sp_enqueue_elem(w->ev, &ev, sizeof(ev));
+}
+
+/* The endpoint a frame came from, as a member endpoint. */
+static inline void
+ep_of(struct rtr_ep *ep, const struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->family = p->family;
+	ep->port_id = port;
+	ep->vlan = p->vlan;
+	ep->udp_port = p->sport;
+	memcpy(ep->mac, rte_pktmbuf_mtod_offset(m, const uint8_t *, 6), 6);
+	memcpy(ep->ip, p->src_ip, p->family == 4 ? 4 : 16);
+}
+
+static inline int
+ep_same(const struct rtr_ep *a, const struct rtr_ep *b)
+{
+	return a->port_id == b->port_id && a->vlan == b->vlan && a->udp_port == b->udp_port &&
+	       a->family == b->family && memcmp(a->mac, b->mac, 6) == 0 &&
+	       memcmp(a->ip, b->ip, 16) == 0;
+}
+
+/* Failed authentications from elsewhere than the member's endpoint: a
+ * small budget, so a forged flood with a known member id costs little. */
+static inline int
+af_credit_ok(struct rtr_member *mb, uint64_t now, uint64_t hz)
+{
+	uint64_t elapsed = mb->af_tsc == 0 || now - mb->af_tsc > hz ? hz : now - mb->af_tsc;
+
+	mb->af_tsc = now;
+	mb->af_credit = refill(mb->af_credit, elapsed, RTR_AUTH_FAIL_RATE,
+			       (uint64_t)RTR_AUTH_FAIL_RATE * hz);
+	return mb->af_credit >= hz;
+}
+
+/*
+ * Open an encrypted member's frame in place (protocol.md 16.3): key of the
+ * header's phase, replay window checked before and updated after the tag
+ * verified. On success the plaintext is at payload + 32, *newest says
+ * whether its counter is the highest so far. Returns 0 or a drop reason + 1.
+ */
+static inline unsigned int
+enc_open(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
+	 const struct rtr_parsed *p, int moved, uint64_t now, int *newest)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	struct rtr_enc *e = &dp->enc[mb->enc - 1];
+	unsigned int ph = (p->hdr.flags & RTR_F_KEY_PHASE) ? 1 : 0;
+	uint8_t *f = rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off);
+	uint32_t ct_len;
+	uint64_t ctr = p->hdr.counter;
+	uint8_t nonce[RTR_AEAD_NONCE_LEN];
+	int rc;
+
+	if (unlikely(p->hdr.payload_len < RTR_TAG_LEN))
+		return RTR_DROP_ENC_SHORT + 1;
+	if (unlikely(!__atomic_load_n(&e->valid[ph], __ATOMIC_ACQUIRE)))
+		return RTR_DROP_ENC_NO_KEY + 1;
+	if (unlikely(moved && !af_credit_ok(mb, now, dp->tsc_hz)))
+		return RTR_DROP_ENC_AUTH_BUDGET + 1;
+	/* one core at a time updates the member's uplink state */
+	if (unlikely(__atomic_exchange_n(&e->busy, 1, __ATOMIC_ACQUIRE)))
+		return RTR_DROP_ENC_BUSY + 1;
+	if (unlikely(!rtr_replay_check(&e->win[ph], ctr))) {
+		__atomic_store_n(&e->busy, 0, __ATOMIC_RELEASE);
+		return RTR_DROP_ENC_REPLAY + 1;
+	}
+	ct_len = p->hdr.payload_len - RTR_TAG_LEN;
+	nonce_of(nonce, f);
+	rc = rtr_aead_open(w->imb, &e->rx[ph], nonce, f, RTR_HDR_LEN, f + RTR_HDR_LEN, ct_len,
+			   f + RTR_HDR_LEN, f + RTR_HDR_LEN + ct_len);
+	if (unlikely(rc != 0)) {
+		__atomic_store_n(&e->busy, 0, __ATOMIC_RELEASE);
+		if (moved)
+			mb->af_credit -= dp->tsc_hz;
+		return RTR_DROP_ENC_AUTH + 1;
+	}
+	*newest = ctr >= e->win[ph].last;
+	rtr_replay_update(&e->win[ph], ctr);
+	/* the first uplink frame under the newest keys moves the downlink there */
+	if (unlikely(ph != e->tx_phase) && ph == __atomic_load_n(&e->newest, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&e->tx_phase, ph, __ATOMIC_RELEASE);
+		if (ev_push(w, RTR_EV_PHASE, rtr_mid_slot(p->hdr.member_id), mb->gen, NULL) == 0)
+			w->st->rekeys++;
+		else
+			DROP(w, EVENT_FULL);	/* the old keys then live until the member goes */
+	}
+	__atomic_store_n(&e->busy, 0, __ATOMIC_RELEASE);
+	w->st->enc_opened++;
+	return 0;
+}
+
+/* An authenticated, newest frame from a new endpoint: tell the main lcore
+ * once per candidate (protocol.md 16.6). */
+static inline void
+roam_report(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
+	    const struct rtr_parsed *p, uint16_t port)
+{
+	struct rtr_enc *e = &rtr_dp.enc[mb->enc - 1];
+	struct rtr_ep ep;
+
+	ep_of(&ep, m, p, port);
+	if (__atomic_load_n(&e->roam_challenge, __ATOMIC_ACQUIRE) != 0 && ep_same(&ep, &e->roam_ep))
+		return;		/* already the candidate */
+	if (__atomic_load_n(&e->roam_reported, __ATOMIC_ACQUIRE))
+		return;
+	if (ev_push(w, RTR_EV_ROAM, rtr_mid_slot(p->hdr.member_id), mb->gen, &ep) != 0) {
+		DROP(w, EVENT_FULL);
+		return;
+	}
+	__atomic_store_n(&e->roam_reported, 1, __ATOMIC_RELEASE);
+	w->st->roam_candidates++;
+}
+
+/* The next downlink counter of this worker for a receiver's key phase. */
+static inline uint64_t
+dl_counter(struct rtr_worker *w, const struct rtr_enc *e, uint32_t idx, unsigned int ph)
+{
+	struct rtr_dlseq *ds = &w->dl[idx * 2 + ph];
+	uint32_t epoch = __atomic_load_n(&e->epoch[ph], __ATOMIC_ACQUIRE);
+
+	if (unlikely(ds->epoch != epoch)) {
+		ds->epoch = epoch;
+		ds->seq = 0;
+	}
+	return ((uint64_t)w->id << RTR_LANE_SHIFT) | (ds->seq++ & ((1ULL << RTR_LANE_SHIFT) - 1));
 }
 
 static inline int
@@ -190,7 +348,7 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 			return 0;
 		}
 		d = rte_pktmbuf_mtod(o, uint8_t *);
-		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
+		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->ip,
 			       r->addr_sum, dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
 		o->data_len = hlen;
 		o->pkt_len = hlen;
@@ -212,12 +370,145 @@ emit(struct rtr_worker *w, struct rte_mbuf *m, const uint8_t *pl, const struct r
 			DROP(w, NO_MBUF);
 			return 0;
 		}
-		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->local_ip, r->ip,
+		rtr_build_l2l4(d, port, r->vlan, &r->mac, r->family, r->ip,
 			       r->addr_sum, dp->cfg.udp_port, r->udp_port, p->pl_len, p->pl_sum);
 		rte_memcpy(d + hlen, pl, p->pl_len);
 	}
 	tx_enqueue(w, r->port_id, o);
 	return 1;
+}
+
+/* Seal a batch of copies (ipsec-mb job API), then finish and queue them. */
+static uint32_t
+enc_finish(struct rtr_worker *w, struct rtr_aead_op *ops, struct rte_mbuf **om,
+	   const struct rtr_rcv **rr, unsigned int k, uint16_t pl_len)
+{
+	const struct rtr_dp *dp = &rtr_dp;
+	uint32_t out = 0;
+	unsigned int i;
+
+	if (k == 0)
+		return 0;
+	rtr_aead_seal_burst(w->imb, ops, k);
+	for (i = 0; i < k; i++) {
+		const struct rtr_rcv *r = rr[i];
+		uint8_t *d = rte_pktmbuf_mtod(om[i], uint8_t *);
+		uint16_t hlen = rtr_l2l4_len(r->vlan, r->family);
+
+		if (unlikely(ops[i].status != 0)) {
+			rte_pktmbuf_free(om[i]);
+			DROP(w, ENC_SEAL);
+			continue;
+		}
+		/* each copy has its own ciphertext: its own payload sum */
+		rtr_build_l2l4(d, &dp->ports[r->port_id], r->vlan, &r->mac, r->family, r->ip,
+			       r->addr_sum, dp->cfg.udp_port, r->udp_port, pl_len,
+			       rtr_csum_add(0, d + hlen, pl_len));
+		tx_enqueue(w, r->port_id, om[i]);
+		out++;
+	}
+	w->st->enc_sealed += out;
+	return out;
+}
+
+/*
+ * Encrypted fan-out (protocol.md 16.4): one copy per receiver, sealed with
+ * its downlink key under the sender's header with this worker's counter.
+ * f: the input's UDP payload, already opened in place (plaintext at f + 32).
+ */
+static uint32_t
+fanout_enc(struct rtr_worker *w, const struct rtr_fanout *fo, uint32_t n, uint32_t self,
+	   const uint8_t *f, uint16_t pl_len, uint64_t now_s)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	struct rtr_aead_op ops[RTR_BURST];
+	struct rte_mbuf *om[RTR_BURST];
+	const struct rtr_rcv *rr[RTR_BURST];
+	uint8_t nonces[RTR_BURST][RTR_AEAD_NONCE_LEN];
+	uint16_t pt_len = (uint16_t)(pl_len - RTR_HDR_LEN - RTR_TAG_LEN);
+	uint16_t flags = (uint16_t)(rtr_get16(f + RTR_OFF_FLAGS) &
+				    ~(RTR_F_KEY_PHASE | RTR_F_REKEY_REQUESTED));
+	uint32_t i, out = 0;
+	unsigned int k = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct rtr_rcv *r = &fo->r[i];
+		const struct rtr_enc *e;
+		struct rte_mbuf *o;
+		unsigned int ph;
+		uint8_t *d, *rh;
+		uint16_t hlen;
+
+		if (i + 1 < n)
+			rte_prefetch0(&fo->r[i + 1]);
+		if (r->slot == self)
+			continue;
+		if (unlikely(r->expire != 0 && now_s >= r->expire)) {
+			DROP(w, RECEIVER_EXPIRED);
+			continue;
+		}
+		if (unlikely(r->enc == 0)) {
+			DROP(w, ENC_MIXED);	/* never: a channel does not mix modes */
+			continue;
+		}
+		if (unlikely(pl_len + 8u + (r->family == 4 ? 20u : 40u) > dp->ports[r->port_id].mtu)) {
+			DROP(w, RECEIVER_MTU);
+			continue;
+		}
+		e = &dp->enc[r->enc - 1];
+		ph = __atomic_load_n(&e->tx_phase, __ATOMIC_ACQUIRE);
+		if (unlikely(!__atomic_load_n(&e->valid[ph], __ATOMIC_ACQUIRE))) {
+			DROP(w, ENC_NO_KEY);
+			continue;
+		}
+		o = rte_pktmbuf_alloc(dp->pool);
+		if (unlikely(o == NULL)) {
+			DROP(w, NO_MBUF);
+			continue;
+		}
+		hlen = rtr_l2l4_len(r->vlan, r->family);
+		d = (uint8_t *)rte_pktmbuf_append(o, (uint16_t)(hlen + pl_len));
+		if (unlikely(d == NULL)) {
+			rte_pktmbuf_free(o);
+			DROP(w, NO_MBUF);
+			continue;
+		}
+		rh = d + hlen;
+		memcpy(rh, f, RTR_HDR_LEN);
+		rtr_put16(rh + RTR_OFF_FLAGS, (uint16_t)(flags | (ph ? RTR_F_KEY_PHASE : 0)));
+		rtr_put64(rh + RTR_OFF_COUNTER, dl_counter(w, e, r->enc - 1, ph));
+		nonce_of(nonces[k], rh);
+		ops[k].key = &e->tx[ph];
+		ops[k].nonce = nonces[k];
+		ops[k].aad = rh;
+		ops[k].aad_len = RTR_HDR_LEN;
+		ops[k].in = f + RTR_HDR_LEN;
+		ops[k].out = rh + RTR_HDR_LEN;
+		ops[k].tag = rh + RTR_HDR_LEN + pt_len;
+		ops[k].len = pt_len;
+		ops[k].status = 0;
+		om[k] = o;
+		rr[k] = r;
+		if (++k == RTR_BURST) {
+			out += enc_finish(w, ops, om, rr, k, pl_len);
+			k = 0;
+		}
+	}
+	return out + enc_finish(w, ops, om, rr, k, pl_len);
+}
+
+/* A PENDING member proved its path: ask the main lcore to activate it. */
+static inline void
+activate(struct rtr_worker *w, struct rtr_member *mb, uint32_t slot)
+{
+	if (mb->ev_pending)
+		return;
+	if (ev_push(w, RTR_EV_ACTIVATE, slot, mb->gen, NULL) == 0) {
+		mb->ev_pending = 1;
+		w->st->activations++;
+	} else {
+		DROP(w, EVENT_FULL);	/* the next frame tries again */
+	}
 }
 
 static void
@@ -236,11 +527,24 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 	uint32_t slot, i, n, out = 0;
 	uint64_t te, pe;
 	uint8_t state;
-	int adjusted = 0;
+	int adjusted = 0, moved = 0, newest = 0;
 
-	mb = sender(p, port, &state, &why);
+	mb = sender(p, port, &state, &why, &moved);
 	if (unlikely(mb == NULL))
 		goto out_drop;
+	if (mb->enc != 0) {
+		why = enc_open(w, mb, m, p, moved, now, &newest);
+		if (unlikely(why != 0)) {
+			why--;
+			goto out_drop;
+		}
+		if (unlikely(moved && newest))
+			roam_report(w, mb, m, p, port);
+		/* with ENC, an authenticated frame from the JOIN's endpoint
+		 * validates the path */
+		if (unlikely(state != RTR_MS_ACTIVE) && !moved)
+			activate(w, mb, rtr_mid_slot(h->member_id));
+	}
 	if (unlikely(state != RTR_MS_ACTIVE)) {
 		why = RTR_DROP_MEMBER_PENDING;
 		goto out_drop;
@@ -291,16 +595,24 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 		why = RTR_DROP_APP_EGRESS;
 		goto out_drop_app;
 	}
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(&fo->r[i + 1]);
-		if (fo->r[i].slot == slot)
-			continue;
-		if (unlikely(fo->r[i].expire != 0 && now_s >= fo->r[i].expire)) {
-			DROP(w, RECEIVER_EXPIRED);	/* until the sweep removes it */
-			continue;
+	if (mb->enc != 0) {
+		out = fanout_enc(w, fo, n, slot, pl, p->pl_len, now_s);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(&fo->r[i + 1]);
+			if (fo->r[i].slot == slot)
+				continue;
+			if (unlikely(fo->r[i].expire != 0 && now_s >= fo->r[i].expire)) {
+				DROP(w, RECEIVER_EXPIRED);	/* until the sweep removes it */
+				continue;
+			}
+			if (unlikely(fo->r[i].enc != 0)) {
+				DROP(w, ENC_MIXED);	/* never in clear to an encrypted member */
+				continue;
+			}
+			out += emit(w, m, pl, p, &fo->r[i], &adjusted);
 		}
-		out += emit(w, m, pl, p, &fo->r[i], &adjusted);
 	}
 	w->st->media_in++;
 	w->st->media_out += out;
@@ -352,9 +664,102 @@ echo(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint1
 	tx_enqueue(w, port, m);
 }
 
+/* Does the member's current key want replacing (protocol.md 16.7)? Not
+ * while a rekey is under way (new keys installed but unused, or the old
+ * ones in their overlap). */
+static inline int
+rekey_due(const struct rtr_worker *w, const struct rtr_enc *e, uint32_t idx, uint64_t now_s)
+{
+	const struct rtr_cfg *c = &rtr_dp.cfg;
+	unsigned int ph = e->tx_phase;
+
+	if (__atomic_load_n(&e->newest, __ATOMIC_ACQUIRE) != ph ||
+	    __atomic_load_n(&e->retire_at_s, __ATOMIC_RELAXED) != 0)
+		return 0;
+	return e->win[ph].last >= c->rekey_frames || w->dl[idx * 2 + ph].seq >= c->rekey_frames ||
+	       now_s >= e->phase_since_s[ph] + c->rekey_seconds;
+}
+
+/*
+ * An encrypted KEEPALIVE, opened in place: check it, then turn it into its
+ * echo (protocol.md 16.5): same size, the roam challenge in bytes 8..15 of
+ * the plaintext, resealed under this worker's downlink counter.
+ */
+static void
+ka_enc(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port,
+       struct rtr_member *mb, uint8_t state, int moved, int newest, uint64_t now, uint64_t now_s)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	uint32_t slot = rtr_mid_slot(p->hdr.member_id), idx = mb->enc - 1;
+	struct rtr_enc *e = &dp->enc[idx];
+	uint8_t *f = rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off);
+	uint8_t *pt = f + RTR_HDR_LEN, *udp;
+	uint16_t pt_len = (uint16_t)(p->hdr.payload_len - RTR_TAG_LEN), flags, c;
+	uint64_t ch, echo_ch = 0;
+	uint8_t nonce[RTR_AEAD_NONCE_LEN];
+	unsigned int why, ph;
+
+	if (unlikely(pt_len < RTR_KA_ENC_MIN)) {
+		drop_pkt(w, m, RTR_DROP_KA_LENGTH);
+		return;
+	}
+	if (unlikely(rtr_get64(pt) != mb->path_token)) {
+		drop_pkt(w, m, RTR_DROP_KA_PATH_TOKEN);
+		return;
+	}
+	why = rate_check(mb, &dp->apps[mb->app_index], now, dp->tsc_hz, p->pl_len);
+	if (unlikely(why != 0)) {
+		drop_pkt(w, m, why - 1);
+		return;
+	}
+	mb->last_seen_tsc = now;
+	if (unlikely(moved)) {
+		struct rtr_ep ep;
+
+		ep_of(&ep, m, p, port);
+		ch = __atomic_load_n(&e->roam_challenge, __ATOMIC_ACQUIRE);
+		if (ch != 0 && ep_same(&ep, &e->roam_ep)) {
+			echo_ch = ch;	/* the candidate learns it from this echo */
+			if (rtr_get64(pt + 8) == ch &&
+			    ev_push(w, RTR_EV_ROAM_OK, slot, mb->gen, NULL) != 0)
+				DROP(w, EVENT_FULL);
+		} else if (newest) {
+			roam_report(w, mb, m, p, port);
+		}
+	} else if (state == RTR_MS_PENDING) {
+		activate(w, mb, slot);
+	}
+	rtr_put64(pt + 8, echo_ch);
+	ph = __atomic_load_n(&e->tx_phase, __ATOMIC_ACQUIRE);
+	if (unlikely(!__atomic_load_n(&e->valid[ph], __ATOMIC_ACQUIRE))) {
+		drop_pkt(w, m, RTR_DROP_ENC_NO_KEY);
+		return;
+	}
+	flags = (uint16_t)((p->hdr.flags & ~(RTR_F_KEY_PHASE | RTR_F_REKEY_REQUESTED)) |
+			   (ph ? RTR_F_KEY_PHASE : 0) |
+			   (rekey_due(w, e, idx, now_s) ? RTR_F_REKEY_REQUESTED : 0));
+	rtr_put16(f + RTR_OFF_FLAGS, flags);
+	rtr_put64(f + RTR_OFF_COUNTER, dl_counter(w, e, idx, ph));
+	nonce_of(nonce, f);
+	if (unlikely(rtr_aead_seal(w->imb, &e->tx[ph], nonce, f, RTR_HDR_LEN, pt, pt_len, pt,
+				   pt + pt_len) != 0)) {
+		drop_pkt(w, m, RTR_DROP_ENC_SEAL);
+		return;
+	}
+	w->st->enc_sealed++;
+	/* new bytes: a new UDP checksum (swapping the addresses and ports
+	 * afterwards does not change it) */
+	udp = rte_pktmbuf_mtod_offset(m, uint8_t *, p->l4_off);
+	c = rtr_udp_csum_sums(rtr_addr_sum(p->family, p->src_ip, p->dst_ip), p->sport, p->dport,
+			      (uint16_t)(p->pl_len + 8), rtr_csum_add(0, f, p->pl_len));
+	rtr_put16(udp + 6, c);
+	w->st->ka_echoed++;
+	echo(w, m, p, port);
+}
+
 static void
 do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p,
-	      uint16_t port, uint64_t now)
+	      uint16_t port, uint64_t now, uint64_t now_s)
 {
 	struct rtr_dp *dp = &rtr_dp;
 	const struct rtr_hdr *h = &p->hdr;
@@ -362,24 +767,32 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 	unsigned int why = 0;
 	uint32_t slot = rtr_mid_slot(h->member_id);
 	uint8_t state;
-	struct rtr_ev ev;
+	int moved = 0, newest = 0;
 
-	mb = sender(p, port, &state, &why);
+	mb = sender(p, port, &state, &why, &moved);
 	if (unlikely(mb == NULL)) {
 		drop_pkt(w, m, why);
 		return;
 	}
+	if (mb->enc != 0) {
+		/* with ENC, authentication stands in for the endpoint check */
+		why = enc_open(w, mb, m, p, moved, now, &newest);
+		if (unlikely(why != 0)) {
+			drop_pkt(w, m, why - 1);
+			return;
+		}
+	}
 	if (h->type == RTR_T_LEAVE) {
-		ev.type = RTR_EV_LEAVE;
-		ev.slot = slot;
-		ev.gen = mb->gen;
-		ev.pad = 0;
-		if (rte_ring_sp_enqueue_elem(w->ev, &ev, sizeof(ev)) != 0) {
+		if (ev_push(w, RTR_EV_LEAVE, slot, mb->gen, NULL) != 0) {
 			drop_pkt(w, m, RTR_DROP_EVENT_FULL);
 			return;
 		}
 		w->st->leaves++;
 		rte_pktmbuf_free(m);
+		return;
+	}
+	if (mb->enc != 0) {
+		ka_enc(w, m, p, port, mb, state, moved, newest, now, now_s);
 		return;
 	}
 	/* KEEPALIVE: the first 8 payload bytes echo the JOIN_ACK's path token */
@@ -398,18 +811,8 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 		return;
 	}
 	mb->last_seen_tsc = now;
-	if (state == RTR_MS_PENDING && !mb->ev_pending) {
-		ev.type = RTR_EV_ACTIVATE;
-		ev.slot = slot;
-		ev.gen = mb->gen;
-		ev.pad = 0;
-		if (rte_ring_sp_enqueue_elem(w->ev, &ev, sizeof(ev)) == 0) {
-			mb->ev_pending = 1;
-			w->st->activations++;
-		} else {
-			DROP(w, EVENT_FULL);	/* the next KEEPALIVE tries again */
-		}
-	}
+	if (state == RTR_MS_PENDING)
+		activate(w, mb, slot);
 	w->st->ka_echoed++;
 	echo(w, m, p, port);
 }
@@ -550,7 +953,7 @@ handle(struct rtr_worker *w, struct rte_mbuf *m, uint16_t port, uint64_t now, ui
 			return;
 		case RTR_T_KEEPALIVE:
 		case RTR_T_LEAVE:
-			do_member_ctl(w, m, &p, port, now);
+			do_member_ctl(w, m, &p, port, now, now_s);
 			return;
 		case RTR_T_JOIN:
 			do_join(w, m, &p, port, now);

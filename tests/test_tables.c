@@ -369,10 +369,10 @@ expect_fanout(uint32_t cslot, const uint32_t *slots, uint32_t n)
 		assert_int_equal(r->family, m->ep.family);
 		assert_memory_equal(&r->mac, m->ep.mac, 6);
 		assert_memory_equal(r->ip, m->ep.ip, 16);
-		assert_memory_equal(r->local_ip, m->ep.local_ip, 16);
+		assert_int_equal(r->enc, m->enc);
 		assert_int_equal(r->expire, m->token_expire);
 		assert_int_equal(fold32(r->addr_sum),
-				 ref_addr_sum(r->family, r->local_ip, r->ip));
+				 ref_addr_sum(r->family, m->ep.local_ip, r->ip));
 	}
 }
 
@@ -966,10 +966,16 @@ test_member_add_params(void **state)
 		assert_int_equal(add(&a, &r), -EINVAL);
 	}
 	member_msg(&a, APP1, CHAN_A, 1, true);
+	a.suite = 3;
+	assert_int_equal(add(&a, &r), -EINVAL);
+	/* encrypted members: never installed ACTIVE (no handshake), never
+	 * without a free key slot (the fixture's pool is empty here) */
 	a.suite = 1;
-	assert_int_equal(add(&a, &r), -ENOTSUP);
+	a.flags = RTR_MEMBER_F_ACTIVE;
+	assert_int_equal(add(&a, &r), -EPERM);
+	a.flags = 0;
 	a.suite = 2;
-	assert_int_equal(add(&a, &r), -ENOTSUP);
+	assert_int_equal(add(&a, &r), -ENOSPC);
 	member_msg(&a, APP1, CHAN_A, 1, true);
 	a.bps = BPS_MAX + 1;
 	assert_int_equal(add(&a, &r), -ERANGE);
@@ -1338,8 +1344,8 @@ test_want_handle(void **state)
 	/* a refused re-install has no side effect */
 	member_msg(&a, APP1, CHAN_A, 4, true);
 	a.want_handle = rtr_handle_make(41, 1);
-	a.suite = 1;
-	assert_int_equal(add(&a, &x), -ENOTSUP);
+	a.suite = 1;	/* keys are never installed into a slot again */
+	assert_int_equal(add(&a, &x), -EPERM);
 	assert_int_equal(rtr_dp.members[41].state, RTR_MS_FREE);
 	assert_int_equal(rtr_dp.members[41].gen, 0);
 	check_counts(1 + RTE_DIM(normal), 0, 1);
