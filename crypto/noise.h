@@ -222,6 +222,16 @@ ssize_t rtr_noise_write_msg2(struct rtr_noise_state *st, const uint8_t *payload,
 			     uint8_t *out, size_t outcap);
 
 /*
+ * Responder, after rtr_noise_read_msg1() and before rtr_noise_write_msg2():
+ * the transport keys of suite that the handshake will end with, so the
+ * member can be installed before message 2 (which names it) is written.
+ * Draws the responder's ephemeral key now. Same keys as rtr_noise_split()
+ * after the write. 0 or -errno (out zeroed).
+ */
+int rtr_noise_responder_keys(struct rtr_noise_state *st, uint8_t suite,
+			     struct rtr_noise_keys *out);
+
+/*
  * Initiator: read message 2, write its payload into payload_out. Returns
  * the payload length or -errno. The handshake is then complete.
  */

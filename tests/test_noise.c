@@ -687,6 +687,55 @@ test_full_handshake(void **state)
 	}
 }
 
+/* The responder's early keys (installed before message 2 names the member)
+ * are the keys both sides end up with, for both suites; misuse refused. */
+static void
+test_responder_keys(void **state)
+{
+	uint8_t s_priv[32], s_pub[32], hdr[32] = { 0x52, 0x54, 1, 2 }, prologue[42];
+	uint8_t m1[128], m2[128], pl[64];
+	unsigned int suite;
+
+	(void)state;
+	assert_int_equal(rtr_noise_keygen(s_priv, s_pub), 0);
+	for (suite = 1; suite <= 2; suite++) {
+		struct rtr_noise_state ini, res;
+		struct rtr_noise_keys early, ki, kr;
+		ssize_t n1, n2;
+
+		assert_int_equal(rtr_noise_prologue(prologue, (uint8_t)suite, hdr), 42);
+		assert_int_equal(rtr_noise_init_initiator(&ini, prologue, 42, s_pub), 0);
+		assert_int_equal(rtr_noise_init_responder(&res, prologue, 42, s_priv), 0);
+		/* not before message 1 */
+		assert_int_equal(rtr_noise_responder_keys(&res, (uint8_t)suite, &early), -EPROTO);
+		assert_int_equal(rtr_noise_responder_keys(&ini, (uint8_t)suite, &early), -EPROTO);
+		n1 = rtr_noise_write_msg1(&ini, (const uint8_t *)"fields", 6, m1, sizeof(m1));
+		assert_int_equal(n1, 54);
+		assert_int_equal(rtr_noise_read_msg1(&res, m1, (size_t)n1, pl, sizeof(pl)), 6);
+		assert_int_equal(rtr_noise_responder_keys(&res, 3, &early), -EINVAL);
+		assert_int_equal(rtr_noise_responder_keys(&res, (uint8_t)suite, &early), 0);
+		n2 = rtr_noise_write_msg2(&res, (const uint8_t *)"ack fields", 10, m2, sizeof(m2));
+		assert_int_equal(n2, 58);
+		assert_int_equal(rtr_noise_read_msg2(&ini, m2, (size_t)n2, pl, sizeof(pl)), 10);
+		assert_int_equal(rtr_noise_split(&res, (uint8_t)suite, &kr), 0);
+		assert_int_equal(rtr_noise_split(&ini, (uint8_t)suite, &ki), 0);
+		assert_int_equal(early.key_len, suite == 1 ? 16 : 32);
+		assert_memory_equal(early.send, kr.send, 32);
+		assert_memory_equal(early.recv, kr.recv, 32);
+		assert_memory_equal(early.rekey, kr.rekey, 32);
+		assert_memory_equal(early.send, ki.recv, 32);
+		assert_memory_equal(early.recv, ki.send, 32);
+		assert_memory_equal(early.rekey, ki.rekey, 32);
+		/* after message 2: no more early keys */
+		assert_int_equal(rtr_noise_responder_keys(&res, (uint8_t)suite, &early), -EPROTO);
+		rtr_noise_keys_wipe(&early);
+		rtr_noise_keys_wipe(&ki);
+		rtr_noise_keys_wipe(&kr);
+		rtr_noise_wipe(&ini);
+		rtr_noise_wipe(&res);
+	}
+}
+
 /* Responder state after init with kats[0]'s inputs. */
 static void
 kat0_responder(struct rtr_noise_state *res)
@@ -1124,6 +1173,7 @@ main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_python_live),
 		cmocka_unit_test(test_full_handshake),
+		cmocka_unit_test(test_responder_keys),
 		cmocka_unit_test(test_tamper_msg1),
 		cmocka_unit_test(test_tamper_msg2),
 		cmocka_unit_test(test_wrong_server_key),
