@@ -437,11 +437,14 @@ member_row(struct ctld *d, const struct ctld_member *m, void *arg)
 	(void)d;
 	snprintf(chash, sizeof(chash), "%016llx", (unsigned long long)m->channel_hash);
 	json_array_append_new(c->arr, json_pack(
-		"{s:i,s:s,s:s,s:I,s:s,s:s,s:i,s:I}", "app_index", m->app_index,
+		"{s:i,s:s,s:s,s:I,s:s,s:s,s:i,s:I,s:s,s:i}", "app_index", m->app_index,
 		"channel", m->channel, "channel_hash", chash, "member_id", (json_int_t)m->member_id,
 		"role", m->role == RTR_ROLE_PUBLISHER ? "pub" : "sub",
 		"state", m->state == RTR_MS_ACTIVE ? "active" : "pending", "privs", m->privs,
-		"uid", (json_int_t)m->uid));
+		"uid", (json_int_t)m->uid,
+		"enc", m->suite == RTR_SUITE_AES128GCM ? "aes128gcm" :
+		       m->suite == RTR_SUITE_AES256GCM ? "aes256gcm" : "none",
+		"udp_port", m->ep.udp_port));
 	return 0;
 }
 
@@ -619,6 +622,12 @@ cmd_status(struct ctld *d)
 	json_object_set_new(o, "joins_dropped_replay",
 			    json_integer((json_int_t)d->c.joins_dropped_replay));
 	json_object_set_new(o, "joins_retransmit", json_integer((json_int_t)d->c.joins_retransmit));
+	json_object_set_new(o, "joins_dropped_handshake",
+			    json_integer((json_int_t)d->c.joins_dropped_handshake));
+	json_object_set_new(o, "joins_dropped_rekey",
+			    json_integer((json_int_t)d->c.joins_dropped_rekey));
+	json_object_set_new(o, "joins_rekeyed", json_integer((json_int_t)d->c.joins_rekeyed));
+	json_object_set_new(o, "members_roamed", json_integer((json_int_t)d->c.members_roamed));
 	json_object_set_new(o, "joins_dropped_policy",
 			    json_integer((json_int_t)d->c.joins_dropped_policy));
 	json_object_set_new(o, "members_removed", json_integer((json_int_t)d->c.members_removed));

@@ -223,6 +223,14 @@ reprogram_one(struct ctld *d, const struct ctld_member *m, void *arg)
 	int rc;
 
 	(void)arg;
+	if (m->suite != 0) {
+		/* session keys never go into a new generation (their counters
+		 * would start over): the client notices and joins again */
+		ctld_store_del_member(d, m->handle);
+		audit_removal(d, m->handle, "session keys lost with the dataplane");
+		d->c.members_removed++;
+		return 0;
+	}
 	memset(&a, 0, sizeof(a));
 	a.want_handle = m->handle;
 	a.app_index = m->app_index;
@@ -363,6 +371,7 @@ dp_attach(struct ctld *d)
 	} else {
 		/* a new dataplane: plaintext members go back in with their ids */
 		memset(d->acks, 0, sizeof(d->acks));
+		ctld_sess_clear(d);
 		rc = ctld_store_each_member(d, NULL, 0, 0, reprogram_one, NULL);
 		ctld_log(d, "attached to a new dataplane generation: %d member(s) re-programmed",
 			 rc < 0 ? 0 : rc);
@@ -374,9 +383,35 @@ dp_attach(struct ctld *d)
 static void
 handle_notify(struct ctld *d, const struct rtr_notify *n)
 {
+	struct ctld_member m;
+
 	switch (n->type) {
 	case RTR_NOTIFY_MEMBER_ACTIVE:
 		ctld_store_set_member_state(d, n->handle, RTR_MS_ACTIVE);
+		break;
+	case RTR_NOTIFY_ROAM:
+		/* an encrypted member moved after validating its new path: record
+		 * where it is now, and hold it to the isolation rules there */
+		if (ctld_store_get_member(d, n->handle, &m) < 0)
+			break;
+		m.ep = n->ep;
+		ctld_store_put_member(d, &m);
+		d->c.members_roamed++;
+		{
+			char mask[20];
+			json_t *args = json_pack("{s:I,s:s}", "handle", (json_int_t)n->handle,
+						 "to", ctld_mask(d, n->ep.ip, 16, mask));
+
+			ctld_audit(d, -1, 0, "member.roam", args, "ok");
+			json_decref(args);
+			ctld_log(d, "member %08x moved to %s", n->member_id, mask);
+		}
+		if (!ctld_acl_allows(d, m.app_index, m.ep.family, m.ep.ip))
+			ctld_remove_member(d, n->handle, "moved to an address the isolation rules "
+					   "deny");
+		break;
+	case RTR_NOTIFY_REKEYED:
+		ctld_log(d, "member %08x switched to its new keys", n->member_id);
 		break;
 	case RTR_NOTIFY_MEMBER_IDLE:
 	case RTR_NOTIFY_MEMBER_EXPIRED:
@@ -578,6 +613,7 @@ main(int argc, char **argv)
 	ctld_audit_close(d);
 	if (d->seg != NULL)
 		rtr_seg_detach(d->seg);
+	ctld_sess_clear(d);
 	ctld_store_close(d);
 	return 0;
 }

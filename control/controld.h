@@ -54,8 +54,17 @@ struct ctld_ack {
 	uint32_t app_index;
 	uint32_t uid;
 	uint16_t len;
-	uint8_t bytes[RTR_HDR_LEN + 64];
+	uint8_t bytes[RTR_HDR_LEN + 96];	/* an encrypted JOIN_ACK is 114 */
 	uint64_t at_ns;
+};
+
+/* An encrypted member's session, in memory only (never on disk): what its
+ * next rekey JOIN is checked with, and which key phase it is in. */
+struct ctld_sess {
+	uint64_t handle;		/* 0: unused */
+	uint8_t rekey[32];
+	uint8_t phase;
+	uint8_t suite;
 };
 
 #define CTLD_MAX_ACLS		1024
@@ -79,6 +88,10 @@ struct ctld_counters {
 	uint64_t joins_dropped_replay;
 	uint64_t joins_dropped_policy;	/* reply policy: unanswerable source */
 	uint64_t joins_retransmit;
+	uint64_t joins_dropped_handshake;	/* message 1 did not authenticate */
+	uint64_t joins_dropped_rekey;	/* rekey JOIN of no session, bad MAC */
+	uint64_t joins_rekeyed;
+	uint64_t members_roamed;
 	uint64_t members_removed;
 	uint64_t api_requests;
 	uint64_t api_refused;
@@ -106,6 +119,8 @@ struct ctld {
 	struct ctld_acl acls[CTLD_MAX_ACLS];
 	unsigned int n_acls;
 	struct ctld_counters c;
+	struct ctld_sess *sess;		/* indexed by member slot */
+	uint32_t sess_n;
 	int listen_fd;
 	volatile int quit;
 };
@@ -143,6 +158,7 @@ struct ctld_member {
 	uint64_t priv_expire[RTR_N_PRIV_EXPIRE];
 	uint64_t path_token;
 	uint64_t join_ms;
+	uint8_t suite;			/* 0: plaintext */
 };
 
 int ctld_store_put_member(struct ctld *d, const struct ctld_member *m);
@@ -170,6 +186,11 @@ const char *ctld_mask(struct ctld *d, const void *data, size_t len, char *buf);
 
 /* join.c */
 void ctld_join(struct ctld *d, const struct rtr_punt *p);
+struct ctld_sess *ctld_sess_get(struct ctld *d, uint64_t handle);
+int ctld_sess_put(struct ctld *d, uint64_t handle, uint8_t suite, uint8_t phase,
+		  const uint8_t rekey[32]);
+void ctld_sess_del(struct ctld *d, uint64_t handle);
+void ctld_sess_clear(struct ctld *d);
 uint64_t ctld_channel_hash(const struct ctld *d, uint32_t app_index, const char *name,
 			   size_t len);
 

@@ -22,10 +22,13 @@
 #include "controld.h"
 #include "token.h"
 #include "audit.h"
+#include "noise.h"
 
 #define JOIN_SKEW_MS		30000
 #define KEEPALIVE_MS		1000
 #define ACK_BODY_LEN		33
+#define ACK_ENC_BODY_LEN	(1 + RTR_NOISE_OVERHEAD + ACK_BODY_LEN)	/* 82 */
+#define REKEY_MAC_LEN		32
 #define TOKEN_MAX		512
 
 struct join_req {
@@ -37,24 +40,43 @@ struct join_req {
 	size_t channel_len;
 	uint32_t uid;
 	uint8_t role;
+	uint8_t has_mac;		/* a rekey JOIN's MAC is present */
+	uint8_t rekey_mac[REKEY_MAC_LEN];
+	const uint8_t *msg;		/* suite 1, 2: Noise message 1 */
+	size_t msg_len;
 };
 
-/* Parse the plaintext JOIN body; any deviation is a silent drop. */
+static int parse_fields(const uint8_t *b, const uint8_t *end, struct join_req *j);
+
+/* Parse a JOIN: header and suite, then the fields (in clear with suite 0;
+ * with a suite they are read once message 1 has been opened). Any
+ * deviation is a silent drop. */
 static int
 parse_join(const uint8_t *f, size_t len, struct join_req *j)
 {
-	const uint8_t *b = f + RTR_HDR_LEN, *end;
-	uint16_t n;
+	const uint8_t *b = f + RTR_HDR_LEN;
 
 	if (len < RTR_JOIN_MIN_PAYLOAD)
 		return -EBADMSG;
 	rtr_hdr_decode(f, &j->h);
 	if (j->h.type != RTR_T_JOIN || (size_t)j->h.payload_len + RTR_HDR_LEN != len)
 		return -EBADMSG;
-	end = f + len;
 	j->suite = *b++;
-	if (j->suite != 0)
-		return -EPROTONOSUPPORT;	/* encrypted JOINs come with the crypto issue */
+	if (j->suite == RTR_SUITE_NONE)
+		return parse_fields(b, f + len, j);
+	if (j->suite != RTR_SUITE_AES128GCM && j->suite != RTR_SUITE_AES256GCM)
+		return -EBADMSG;
+	j->msg = b;
+	j->msg_len = (size_t)(f + len - b);
+	return 0;
+}
+
+/* The JOIN fields (protocol.md 13.1), in clear or out of message 1. */
+static int
+parse_fields(const uint8_t *b, const uint8_t *end, struct join_req *j)
+{
+	uint16_t n;
+
 	/* token */
 	if (end - b < 2)
 		return -EBADMSG;
@@ -94,7 +116,117 @@ parse_join(const uint8_t *f, size_t len, struct join_req *j)
 	j->role = b[4];
 	if (j->role != RTR_ROLE_PUBLISHER && j->role != RTR_ROLE_SUBSCRIBER)
 		return -EBADMSG;
+	b += 5;
+	/* a rekey JOIN (a suite and the member's id) carries its MAC next */
+	if (j->suite != RTR_SUITE_NONE && j->h.member_id != 0) {
+		if (end - b < REKEY_MAC_LEN)
+			return -EBADMSG;
+		memcpy(j->rekey_mac, b, REKEY_MAC_LEN);
+		j->has_mac = 1;
+	}
 	return 0;
+}
+
+/* ---- sessions of encrypted members (memory only) ---------------------- */
+
+struct ctld_sess *
+ctld_sess_get(struct ctld *d, uint64_t handle)
+{
+	uint32_t slot = (uint32_t)handle;
+
+	if (handle == 0 || slot >= d->sess_n || d->sess[slot].handle != handle)
+		return NULL;
+	return &d->sess[slot];
+}
+
+int
+ctld_sess_put(struct ctld *d, uint64_t handle, uint8_t suite, uint8_t phase,
+	      const uint8_t rekey[32])
+{
+	uint32_t slot = (uint32_t)handle;
+	struct ctld_sess *s;
+
+	if (slot >= d->sess_n) {
+		uint32_t n = d->sess_n ? d->sess_n : 1024;
+
+		while (n <= slot)
+			n *= 2;
+		/* not realloc(): the old array holds keys and is wiped first */
+		s = calloc(n, sizeof(*s));
+		if (s == NULL)
+			return -ENOMEM;
+		if (d->sess != NULL) {
+			memcpy(s, d->sess, d->sess_n * sizeof(*s));
+			OPENSSL_cleanse(d->sess, d->sess_n * sizeof(*s));
+			free(d->sess);
+		}
+		d->sess = s;
+		d->sess_n = n;
+	}
+	s = &d->sess[slot];
+	s->handle = handle;
+	s->suite = suite;
+	s->phase = phase;
+	memcpy(s->rekey, rekey, sizeof(s->rekey));
+	return 0;
+}
+
+void
+ctld_sess_del(struct ctld *d, uint64_t handle)
+{
+	struct ctld_sess *s = ctld_sess_get(d, handle);
+
+	if (s != NULL)
+		OPENSSL_cleanse(s, sizeof(*s));
+}
+
+void
+ctld_sess_clear(struct ctld *d)
+{
+	if (d->sess != NULL)
+		OPENSSL_cleanse(d->sess, d->sess_n * sizeof(*d->sess));
+	free(d->sess);
+	d->sess = NULL;
+	d->sess_n = 0;
+}
+
+/*
+ * The JOIN_ACK (protocol.md 13.2): in clear with suite 0; with a suite the
+ * 33-byte body is sealed in Noise message 2. Returns its length, or < 0.
+ */
+static int
+ack_build(uint8_t *out, const struct join_req *j, struct rtr_noise_state *ns,
+	  uint32_t app_index, uint64_t chash, uint32_t member_id, uint64_t expires,
+	  uint64_t path_token)
+{
+	struct rtr_hdr h = {
+		.magic = RTR_MAGIC, .version = RTR_VERSION, .type = RTR_T_JOIN_ACK,
+		.app_index = app_index, .channel_hash = chash, .member_id = member_id,
+		.payload_len = ACK_BODY_LEN, .counter = j->h.counter,
+	};
+	uint8_t body[ACK_BODY_LEN];
+	ssize_t n;
+
+	body[0] = 0;
+	rtr_put32(body + 1, app_index);
+	rtr_put64(body + 5, chash);
+	rtr_put32(body + 13, member_id);
+	rtr_put32(body + 17, KEEPALIVE_MS);
+	rtr_put32(body + 21, (uint32_t)expires);
+	rtr_put64(body + 25, path_token);
+	if (j->suite == RTR_SUITE_NONE) {
+		rtr_hdr_encode(out, &h);
+		memcpy(out + RTR_HDR_LEN, body, ACK_BODY_LEN);
+		return RTR_HDR_LEN + ACK_BODY_LEN;
+	}
+	h.flags = RTR_F_ENC;
+	h.payload_len = ACK_ENC_BODY_LEN;
+	rtr_hdr_encode(out, &h);
+	out[RTR_HDR_LEN] = j->suite;
+	n = rtr_noise_write_msg2(ns, body, sizeof(body), out + RTR_HDR_LEN + 1,
+				 RTR_NOISE_OVERHEAD + ACK_BODY_LEN);
+	OPENSSL_cleanse(body, sizeof(body));
+	return n < 0 ? (int)n : RTR_HDR_LEN + ACK_ENC_BODY_LEN;
 }
 
 /* The characters a channel name may hold: a-z A-Z 0-9 space and
@@ -244,6 +376,74 @@ join_accepted(struct ctld *d, uint32_t app_index, uint32_t uid, uint64_t ms)
 	ctld_store_node_set(d, key, val);
 }
 
+/*
+ * A rekey JOIN (protocol.md 16.7), its token already verified: the member
+ * must exist with this uid, channel, id and suite, and the MAC must be made
+ * with its session's rekey key. New keys go into the member's idle phase.
+ * Every failure is silent: the client falls back to a fresh JOIN.
+ */
+static void
+join_rekey(struct ctld *d, const struct rtr_punt *p, const struct join_req *j,
+	   const struct ctld_app *app, struct rtr_noise_state *ns)
+{
+	struct rtr_msg_member_rekey rk;
+	struct rtr_noise_keys k;
+	struct ctld_member m;
+	struct ctld_sess *s;
+	struct rtr_reply r;
+	uint8_t in[2 * RTR_HDR_LEN], mac[32], ack[RTR_HDR_LEN + ACK_ENC_BODY_LEN];
+	unsigned int maclen = sizeof(mac);
+	uint64_t chash = ctld_channel_hash(d, app->app_index, j->channel, j->channel_len);
+	int rc, len;
+
+	memset(&k, 0, sizeof(k));
+	memset(&rk, 0, sizeof(rk));
+	if (ctld_store_find_member(d, app->app_index, chash, j->uid, &m) < 0 ||
+	    m.member_id != j->h.member_id || m.suite != j->suite ||
+	    (s = ctld_sess_get(d, m.handle)) == NULL)
+		goto drop;
+	memcpy(in, p->frame, RTR_HDR_LEN);
+	memcpy(in + RTR_HDR_LEN, j->msg, RTR_NOISE_KEY_LEN);	/* the JOIN's e.pub */
+	if (HMAC(EVP_sha256(), s->rekey, sizeof(s->rekey), in, sizeof(in), mac, &maclen) == NULL ||
+	    CRYPTO_memcmp(mac, j->rekey_mac, sizeof(mac)) != 0)
+		goto drop;
+	if (rtr_noise_responder_keys(ns, j->suite, &k) < 0)
+		goto drop;
+	rk.handle = m.handle;
+	rk.phase = s->phase ^ 1;
+	memcpy(rk.rx_key, k.recv, k.key_len);
+	memcpy(rk.tx_key, k.send, k.key_len);
+	rc = ctld_dp_call(d, RTR_MSG_MEMBER_REKEY, &rk, sizeof(rk), &r);
+	OPENSSL_cleanse(&rk, sizeof(rk));
+	if (rc < 0) {
+		/* -EBUSY: the previous rekey's overlap is not over; the client retries */
+		ctld_log(d, "rekey of member %08x refused by the dataplane: %d", m.member_id, rc);
+		goto drop;
+	}
+	s->phase ^= 1;
+	memcpy(s->rekey, k.rekey, sizeof(s->rekey));
+	len = ack_build(ack, j, ns, app->app_index, chash, m.member_id, m.token_expire,
+			m.path_token);
+	if (len < 0)
+		goto drop;	/* the dataplane has the keys; the client's retry fails: it re-joins */
+	join_accepted(d, app->app_index, j->uid, j->h.counter);
+	ack_store(d, p, j, ack, (uint16_t)len);
+	send_frame(d, p, ack, (uint16_t)len);
+	d->c.joins_rekeyed++;
+	{
+		json_t *args = json_pack("{s:i,s:I,s:i}", "app_index", app->app_index,
+					 "member_id", (json_int_t)m.member_id, "phase", s->phase);
+
+		ctld_audit(d, -1, 0, "member.rekey", args, "ok");
+		json_decref(args);
+	}
+	rtr_noise_keys_wipe(&k);
+	return;
+drop:
+	rtr_noise_keys_wipe(&k);
+	d->c.joins_dropped_rekey++;
+}
+
 void
 ctld_join(struct ctld *d, const struct rtr_punt *p)
 {
@@ -257,11 +457,18 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	const char *certs[2];
 	unsigned int n_certs = 0, i, matched = 0;
 	char mask_uid[20], mask_src[20], mask_ch[20];
-	uint8_t ack[RTR_HDR_LEN + ACK_BODY_LEN];
+	uint8_t ack[RTR_HDR_LEN + ACK_ENC_BODY_LEN];
+	uint8_t plain[RTR_PUNT_FRAME_MAX];
+	struct rtr_noise_state ns;
+	struct rtr_noise_keys keys;
 	uint64_t now_ms = ctld_now_ns() / 1000000ULL, chash;
-	int rc, code = 0, nch, replacing;
+	int rc, code = 0, nch, replacing, ack_len;
 
 	memset(&j, 0, sizeof(j));
+	memset(&ns, 0, sizeof(ns));
+	memset(&keys, 0, sizeof(keys));
+	memset(&ma, 0, sizeof(ma));
+	memset(&tok, 0, sizeof(tok));
 	if (p->len > sizeof(p->frame) || parse_join(p->frame, p->len, &j) < 0) {
 		d->c.joins_dropped_malformed++;
 		goto out_wipe;
@@ -279,6 +486,25 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		if (a != NULL) {
 			d->c.joins_retransmit++;
 			send_frame(d, p, a->bytes, a->len);
+			goto out_wipe;
+		}
+	}
+	/* with a suite, the fields are in message 1: the node's static key
+	 * opens it, or the JOIN was not meant for this node (or was altered) */
+	if (j.suite != RTR_SUITE_NONE) {
+		uint8_t pro[RTR_NOISE_PROLOGUE_LEN];
+		ssize_t n;
+
+		rtr_noise_prologue(pro, j.suite, p->frame);
+		n = rtr_noise_init_responder(&ns, pro, sizeof(pro), d->node_priv);
+		if (n == 0)
+			n = rtr_noise_read_msg1(&ns, j.msg, j.msg_len, plain, sizeof(plain));
+		if (n < 0) {
+			d->c.joins_dropped_handshake++;
+			goto out_wipe;
+		}
+		if (parse_fields(plain, plain + n, &j) < 0) {
+			d->c.joins_dropped_malformed++;
 			goto out_wipe;
 		}
 	}
@@ -342,7 +568,11 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 			goto out_refuse;
 		}
 	}
-	memset(&ma, 0, sizeof(ma));
+	if (j.has_mac) {
+		/* a rekey of an existing member: nothing else of a JOIN applies */
+		join_rekey(d, p, &j, app, &ns);
+		goto out_wipe;
+	}
 	ma.privs = RTR_PRIV_BIT(RTR_PRIV_JOIN);
 	if (j.role == RTR_ROLE_PUBLISHER) {
 		for (i = RTR_PRIV_PUB_AUDIO; i <= RTR_PRIV_PUB_DATA; i++)
@@ -353,7 +583,9 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 			goto out_refuse;
 		}
 	}
-	if (app->enc == CTLD_ENC_REQUIRED && j.suite == 0) {
+	/* the app's policy; an app that is `off` takes no encrypted member */
+	if ((app->enc == CTLD_ENC_REQUIRED && j.suite == RTR_SUITE_NONE) ||
+	    (app->enc == CTLD_ENC_OFF && j.suite != RTR_SUITE_NONE)) {
 		code = RTR_E_ENC_REQUIRED;
 		goto out_refuse;
 	}
@@ -378,6 +610,13 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	}
 	nch = ctld_store_count(d, "SELECT COUNT(*) FROM members WHERE app_index=?1 AND"
 			       " channel_hash=?2", app->app_index, (int64_t)chash);
+	/* a channel's mode is its first member's: never mixed */
+	if (nch > 0 && (ctld_store_count(d, "SELECT COUNT(*) FROM members WHERE app_index=?1"
+					 " AND channel_hash=?2 AND suite!=0", app->app_index,
+					 (int64_t)chash) > 0) != (j.suite != RTR_SUITE_NONE)) {
+		code = RTR_E_ENC_REQUIRED;
+		goto out_refuse;
+	}
 	if (nch == 0 && ctld_store_count(d, "SELECT COUNT(DISTINCT channel_hash) FROM members"
 					 " WHERE app_index=?1 AND ?2=0", app->app_index, 0) >=
 			(int)app->max_channels) {
@@ -418,7 +657,19 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		code = RTR_E_BUSY;
 		goto out_refuse;
 	}
+	if (j.suite != RTR_SUITE_NONE) {
+		/* the keys message 2 will lead to, installed with the member */
+		if (rtr_noise_responder_keys(&ns, j.suite, &keys) < 0) {
+			code = RTR_E_BUSY;
+			goto out_refuse;
+		}
+		ma.suite = j.suite;
+		memcpy(ma.rx_key, keys.recv, keys.key_len);
+		memcpy(ma.tx_key, keys.send, keys.key_len);
+	}
 	rc = ctld_dp_call(d, RTR_MSG_MEMBER_ADD, &ma, sizeof(ma), &r);
+	OPENSSL_cleanse(ma.rx_key, sizeof(ma.rx_key));
+	OPENSSL_cleanse(ma.tx_key, sizeof(ma.tx_key));
 	if (rc < 0) {
 		ctld_log(d, "join: dataplane refused the member: %d", rc);
 		code = rc == -ENOSPC ? RTR_E_QUOTA : RTR_E_BUSY;
@@ -440,37 +691,25 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 	memcpy(m.priv_expire, ma.priv_expire, sizeof(m.priv_expire));
 	m.path_token = ma.path_token;
 	m.join_ms = j.h.counter;
-	if (ctld_store_put_member(d, &m) < 0) {
+	m.suite = j.suite;
+	if (ctld_store_put_member(d, &m) < 0 ||
+	    (j.suite != RTR_SUITE_NONE &&
+	     ctld_sess_put(d, m.handle, j.suite, 0, keys.rekey) < 0) ||
+	    (ack_len = ack_build(ack, &j, &ns, app->app_index, chash, m.member_id,
+				 m.token_expire, m.path_token)) < 0) {
 		struct rtr_msg_member_del del = { m.handle };
 
 		ctld_dp_call(d, RTR_MSG_MEMBER_DEL, &del, sizeof(del), &r);
+		ctld_store_del_member(d, m.handle);
 		code = RTR_E_BUSY;
 		goto out_refuse;
 	}
 
-	{
-		struct rtr_hdr h = {
-			.magic = RTR_MAGIC, .version = RTR_VERSION, .type = RTR_T_JOIN_ACK,
-			.app_index = app->app_index, .channel_hash = chash,
-			.member_id = m.member_id, .payload_len = ACK_BODY_LEN,
-			.counter = j.h.counter,
-		};
-		uint8_t *b = ack + RTR_HDR_LEN;
-
-		rtr_hdr_encode(ack, &h);
-		b[0] = 0;
-		rtr_put32(b + 1, app->app_index);
-		rtr_put64(b + 5, chash);
-		rtr_put32(b + 13, m.member_id);
-		rtr_put32(b + 17, KEEPALIVE_MS);
-		rtr_put32(b + 21, (uint32_t)m.token_expire);
-		rtr_put64(b + 25, m.path_token);
-	}
 	if (replacing)
 		ctld_remove_member(d, old.handle, "replaced by a newer JOIN of its uid");
 	join_accepted(d, app->app_index, j.uid, j.h.counter);
-	ack_store(d, p, &j, ack, sizeof(ack));
-	send_frame(d, p, ack, sizeof(ack));
+	ack_store(d, p, &j, ack, (uint16_t)ack_len);
+	send_frame(d, p, ack, (uint16_t)ack_len);
 	d->c.joins_ok++;
 	{
 		json_t *args;
@@ -478,9 +717,10 @@ ctld_join(struct ctld *d, const struct rtr_punt *p)
 		/* masked like the logs; the token itself never */
 		ctld_mask(d, j.channel, j.channel_len, mask_ch);
 		ctld_mask(d, &j.uid, sizeof(j.uid), mask_uid);
-		args = json_pack("{s:i,s:s,s:s,s:I,s:i}", "app_index", app->app_index,
+		args = json_pack("{s:i,s:s,s:s,s:I,s:i,s:i}", "app_index", app->app_index,
 				 "channel", mask_ch, "uid", mask_uid,
-				 "member_id", (json_int_t)m.member_id, "role", j.role);
+				 "member_id", (json_int_t)m.member_id, "role", j.role,
+				 "suite", j.suite);
 		ctld_audit(d, -1, 0, "member.join", args, "ok");
 		json_decref(args);
 	}
@@ -522,4 +762,8 @@ out_refuse:
 out_wipe:
 	OPENSSL_cleanse(&j, sizeof(j));
 	OPENSSL_cleanse(&tok, sizeof(tok));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(&ma, sizeof(ma));
+	rtr_noise_keys_wipe(&keys);
+	rtr_noise_wipe(&ns);
 }

@@ -730,6 +730,14 @@ page_controld(struct buf *b, const struct snap *s)
 	    s->c.joins_dropped_replay);
 	u64(b, "rtrelay_controld_joins_dropped_total", "{reason=\"policy\"}",
 	    s->c.joins_dropped_policy);
+	u64(b, "rtrelay_controld_joins_dropped_total", "{reason=\"handshake\"}",
+	    s->c.joins_dropped_handshake);
+	u64(b, "rtrelay_controld_joins_dropped_total", "{reason=\"rekey\"}",
+	    s->c.joins_dropped_rekey);
+	one(b, "rtrelay_controld_rekeys_total", "counter",
+	    "Rekey JOINs accepted (new keys installed).", s->c.joins_rekeyed);
+	one(b, "rtrelay_controld_members_roamed_total", "counter",
+	    "Encrypted members moved to a validated new endpoint.", s->c.members_roamed);
 	one(b, "rtrelay_controld_joins_retransmitted_total", "counter",
 	    "Retransmitted JOINs answered with the cached JOIN_ACK.", s->c.joins_retransmit);
 	one(b, "rtrelay_controld_members_removed_total", "counter",
@@ -772,6 +780,14 @@ page_dataplane(struct buf *b, const struct snap *s)
 	one(b, "rtrelay_dataplane_leaves_total", "counter", "LEAVEs accepted.", w->leaves);
 	one(b, "rtrelay_dataplane_activations_total", "counter",
 	    "Paths validated by PENDING members.", w->activations);
+	one(b, "rtrelay_dataplane_enc_opened_total", "counter",
+	    "Encrypted uplink frames that authenticated.", w->enc_opened);
+	one(b, "rtrelay_dataplane_enc_sealed_total", "counter",
+	    "Downlink frames sealed for encrypted members.", w->enc_sealed);
+	one(b, "rtrelay_dataplane_roam_candidates_total", "counter",
+	    "Authenticated frames from a new endpoint that proposed a move.", w->roam_candidates);
+	one(b, "rtrelay_dataplane_key_switches_total", "counter",
+	    "Downlinks switched to a member's new keys.", w->rekeys);
 	one(b, "rtrelay_dataplane_arp_replies_total", "counter", "ARP replies sent.",
 	    w->arp_replies);
 	one(b, "rtrelay_dataplane_nd_replies_total", "counter", "Neighbour advertisements sent.",
@@ -816,6 +832,11 @@ page_dataplane(struct buf *b, const struct snap *s)
 	    m->notify_lost);
 	one(b, "rtrelay_dataplane_rcu_pending", "gauge", "Table entries waiting for RCU.",
 	    m->rcu_pending);
+	one(b, "rtrelay_dataplane_enc_members", "gauge", "Key slots in use.", m->enc_members);
+	one(b, "rtrelay_dataplane_enc_members_max", "gauge", "Key slots (--max-enc-members).",
+	    m->enc_max);
+	one(b, "rtrelay_dataplane_roams_total", "counter", "Validated moves of members.",
+	    m->roams);
 
 	if (s->n_apps > 0) {
 		static const struct {

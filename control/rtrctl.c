@@ -465,6 +465,11 @@ cmd_stats(int argc, char **argv)
 					      "apps", (json_int_t)m.apps);
 			json_t *dr = json_object();
 
+			json_object_set_new(o, "enc_members", json_integer((json_int_t)m.enc_members));
+			json_object_set_new(o, "enc_opened", json_integer((json_int_t)w.enc_opened));
+			json_object_set_new(o, "enc_sealed", json_integer((json_int_t)w.enc_sealed));
+			json_object_set_new(o, "roams", json_integer((json_int_t)m.roams));
+			json_object_set_new(o, "rekeys", json_integer((json_int_t)m.rekeys));
 			for (k = 0; k < seg->stats->n_drop_reasons; k++)
 				if (w.drops[k])
 					json_object_set_new(dr, rtr_seg_drop_name(seg, k),
@@ -484,6 +489,12 @@ cmd_stats(int argc, char **argv)
 			       (unsigned long long)w.media_in, (unsigned long long)w.media_out,
 			       (unsigned long long)w.punted, (unsigned long long)w.drops_total,
 			       (unsigned long long)m.members, (unsigned long long)m.channels);
+			if (every == 0)
+				printf("  encrypted members %llu/%llu  opened %llu  sealed %llu  "
+				       "roams %llu  rekeys %llu\n",
+				       (unsigned long long)m.enc_members, (unsigned long long)m.enc_max,
+				       (unsigned long long)w.enc_opened, (unsigned long long)w.enc_sealed,
+				       (unsigned long long)m.roams, (unsigned long long)m.rekeys);
 			for (i = 0; i < seg->stats->n_drop_reasons && every == 0; i++)
 				if (w.drops[i])
 					printf("  %-28s %llu\n", rtr_seg_drop_name(seg, i),

@@ -36,7 +36,8 @@ static const char schema[] =
 	" channel TEXT NOT NULL, uid INTEGER NOT NULL, role INTEGER NOT NULL,"
 	" state INTEGER NOT NULL, uid_bound INTEGER NOT NULL, privs INTEGER NOT NULL,"
 	" ep BLOB NOT NULL, token_expire INTEGER NOT NULL, priv_expire BLOB NOT NULL,"
-	" path_token INTEGER NOT NULL, join_ms INTEGER NOT NULL);"
+	" path_token INTEGER NOT NULL, join_ms INTEGER NOT NULL,"
+	" suite INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS members_chan ON members(app_index, channel_hash);"
 	"CREATE TABLE IF NOT EXISTS acl(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" app_index INTEGER NOT NULL, action TEXT NOT NULL, prefix TEXT NOT NULL);";
@@ -261,6 +262,20 @@ ctld_store_open(struct ctld *d)
 	chmod(d->db_path, 0600);
 	sqlite3_busy_timeout(d->db, 2000);
 	rc = exec(d, schema);
+	if (rc == 0) {
+		/* stores made before encryption: members gain their suite */
+		sqlite3_stmt *st;
+		int has = 0;
+
+		if (sqlite3_prepare_v2(d->db, "SELECT COUNT(*) FROM pragma_table_info('members')"
+				       " WHERE name='suite'", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				has = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+		}
+		if (!has)
+			rc = exec(d, "ALTER TABLE members ADD COLUMN suite INTEGER NOT NULL DEFAULT 0;");
+	}
 	if (rc == 0)
 		rc = ctld_store_secret(d, "channel_secret", d->chan_secret, sizeof(d->chan_secret));
 	if (rc == 0)
@@ -436,7 +451,7 @@ ctld_store_del_app(struct ctld *d, uint32_t app_index)
 /* members                                                             */
 
 #define MEMBER_COLS "handle, member_id, app_index, channel_hash, channel, uid, role, state," \
-		    " uid_bound, privs, ep, token_expire, priv_expire, path_token, join_ms"
+		    " uid_bound, privs, ep, token_expire, priv_expire, path_token, join_ms, suite"
 
 static void
 row_member(sqlite3_stmt *st, struct ctld_member *m)
@@ -463,6 +478,7 @@ row_member(sqlite3_stmt *st, struct ctld_member *m)
 		memcpy(m->priv_expire, b, sizeof(m->priv_expire));
 	m->path_token = (uint64_t)sqlite3_column_int64(st, 13);
 	m->join_ms = (uint64_t)sqlite3_column_int64(st, 14);
+	m->suite = (uint8_t)sqlite3_column_int(st, 15);
 }
 
 int
@@ -472,7 +488,7 @@ ctld_store_put_member(struct ctld *d, const struct ctld_member *m)
 	int rc;
 
 	if (sqlite3_prepare_v2(d->db, "INSERT OR REPLACE INTO members(" MEMBER_COLS ")"
-			       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL))
+			       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL))
 		return -EIO;
 	sqlite3_bind_int64(st, 1, (int64_t)m->handle);
 	sqlite3_bind_int64(st, 2, m->member_id);
@@ -489,6 +505,7 @@ ctld_store_put_member(struct ctld *d, const struct ctld_member *m)
 	sqlite3_bind_blob(st, 13, m->priv_expire, sizeof(m->priv_expire), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 14, (int64_t)m->path_token);
 	sqlite3_bind_int64(st, 15, (int64_t)m->join_ms);
+	sqlite3_bind_int(st, 16, m->suite);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	sqlite3_finalize(st);
 	return rc;
@@ -505,6 +522,8 @@ ctld_store_del_member(struct ctld *d, uint64_t handle)
 	sqlite3_bind_int64(st, 1, (int64_t)handle);
 	rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(d->db) ? 0 : -ENOENT) : -EIO;
 	sqlite3_finalize(st);
+	/* whatever removed it: its session key goes with it */
+	ctld_sess_del(d, handle);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 """The whole system for end-to-end tests: a dataplane on a veth
-(net_af_packet) in one namespace, rtr-controld attached to it, one app with
-encryption off, and helpers that speak for clients in the other namespace."""
+(net_af_packet) in one namespace, rtr-controld attached to it, one app (with
+encryption off unless asked), and helpers that speak for clients in the
+other namespace."""
 import itertools
 import os
 
@@ -19,7 +20,9 @@ class System:
 
     controld_args = ()
 
-    def __init__(self, name, controld_args=()):
+    def __init__(self, name, controld_args=(), enc="off", dp_args=()):
+        self.enc = enc
+        self.dp_args = tuple(dp_args)
         self.dir = outdir(name)
         self.tag = "%d%d" % (os.getpid() % 10000, next(_n))
         self.controld_args = tuple(self.controld_args) + tuple(controld_args)
@@ -27,7 +30,7 @@ class System:
     def new_dataplane(self, *args):
         return Dataplane(["net_af_packet0,iface=dp0"],
                          ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6] +
-                         list(args or ("--idle-timeout", "30")),
+                         list(args or ("--idle-timeout", "30")) + list(self.dp_args),
                          netns=self.net.dp, mem=512, control=False,
                          instance=self.instance).start()
 
@@ -43,7 +46,7 @@ class System:
             with open(self.cert, "w") as f:
                 f.write(CERT + "\n")
             self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
-                        "--enc", "off")
+                        "--enc", self.enc)
             self.net.resolve()
         except BaseException:
             self.__exit__(None, None, None)
@@ -56,6 +59,10 @@ class System:
         if self.dp:
             self.dp.stop()
         self.net.__exit__(*exc)
+
+    def server_pub(self):
+        """The node's static public key, as clients are given it."""
+        return bytes.fromhex(self.cd.ctl("node", "show")["public_key"])
 
     def token(self, channel="lobby", uid=42, role="pub", **kw):
         return make_token(APP_ID, self.cert, channel, uid, role, **kw)

@@ -240,7 +240,8 @@ stats_json(void)
 #define W(f) json_object_set_new(o, #f, json_integer((json_int_t)w.f))
 	W(rx_pkts); W(rx_bytes); W(tx_pkts); W(tx_bytes); W(media_in); W(media_out);
 	W(punted); W(ka_echoed); W(arp_replies); W(nd_replies); W(tx_frames); W(leaves);
-	W(activations); W(busy_cycles); W(loops);
+	W(activations); W(busy_cycles); W(loops); W(enc_opened); W(enc_sealed);
+	W(roam_candidates); W(rekeys);
 #undef W
 	json_object_set_new(o, "drops_total", json_integer((json_int_t)total));
 	json_object_set_new(o, "drops", drops);
@@ -250,7 +251,7 @@ stats_json(void)
 	M(notify_sent); M(notify_backlog); M(notify_lost); M(tx_frames_queued);
 	M(tx_frames_refused); M(apps); M(channels); M(members); M(members_pending);
 	M(members_active); M(members_removed_idle); M(members_removed_expired);
-	M(members_left); M(rcu_pending);
+	M(members_left); M(rcu_pending); M(enc_members); M(enc_max); M(roams); M(rekeys);
 #undef M
 	json_object_set_new(o, "main", mo);
 	ports = json_array();

@@ -1,0 +1,243 @@
+"""Transport encryption end to end (docs/protocol.md section 16): a dataplane
+on a veth (net_af_packet), rtr-controld, and members on kernel sockets in the
+client namespace, sealed and opened by tests/encclient.py — a Python
+implementation written from the protocol document, sharing no code with the C
+one."""
+import os
+import struct
+import time
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from encclient import F_ENC, F_KEY_PHASE, F_REKEY, KEEPALIVE, MEDIA, EncMember, hdr, unhdr
+from netns import SVC4
+from noise_ref import pub_of
+from rtr import drops, join_frame, media, parse_reply, wait_for
+from system import APP_ID, System
+
+
+def enc_join(s, sport, uid, role=1, channel="lobby", suite=1, server_pub=None):
+    m = EncMember(s.server_pub(), suite)
+    tok = s.token(channel, uid, "pub" if role == 1 else "sub")
+    f = m.join_frame(tok, APP_ID, channel, uid, role, server_pub=server_pub)
+    assert tok.encode() not in f, "the token travels sealed"
+    r = s.send(sport, f)
+    return m, r, f
+
+
+def enc_member(s, sport, uid, role=1, channel="lobby", suite=1):
+    """Joined and path-validated."""
+    m, r, f = enc_join(s, sport, uid, role, channel, suite)
+    assert r is not None, "no JOIN_ACK"
+    ack = m.on_ack(r)
+    assert ack["status"] == 0 and len(r) <= len(f)
+    echo = s.send(sport, m.keepalive())
+    assert echo is not None, "no KEEPALIVE echo"
+    h, pt = m.open(echo)
+    assert h["type"] == KEEPALIVE and len(pt) == 24
+    assert struct.unpack("!Q", pt[:8])[0] == ack["path_token"]
+    return m
+
+
+def wstats(s):
+    return s.dp.stats()
+
+
+def active(s, channel="lobby"):
+    return [m for m in s.cd.ctl("member", "list", APP_ID, channel) if m["state"] == "active"]
+
+
+def send_frames(s, sport, frames, pps=2000):
+    s.net.run_agent("send", "--sport", sport, "--dst", SVC4, "--frames",
+                    ",".join(f.hex() for f in frames), "--pps", pps)
+
+
+def payload(i, n=200):
+    return struct.pack("!I", i) + bytes((i + k) & 0xff for k in range(n - 4))
+
+
+def test_encrypted_join_path_validation_and_fanout_sealed_per_receiver():
+    with System("enc_fanout", enc="required") as s:
+        pub = enc_member(s, 42201, 201)
+        subs = {42202: enc_member(s, 42202, 202, role=2),
+                42203: enc_member(s, 42203, 203, role=2, suite=2)}
+        wait_for(lambda: len(active(s)) == 3, what="three active members")
+        members = s.cd.ctl("member", "list", APP_ID, "lobby")
+        rx = s.net.receivers(list(subs), expect=30, timeout=20, payloads=True)
+        frames = [pub.media(payload(i), kind=1) for i in range(30)]
+        send_frames(s, 42201, frames)
+        got = s.net.collect(rx)
+        st = wstats(s)
+    assert sorted(m["enc"] for m in members) == ["aes128gcm", "aes128gcm", "aes256gcm"]
+    wire = {}
+    for port, m in subs.items():
+        seen = []
+        assert len(got[str(port)]) == 30, (port, len(got[str(port)]))
+        for _, data in got[str(port)]:
+            data = bytes.fromhex(data)
+            h, pt = m.open(data)
+            assert h["type"] == MEDIA and h["member_id"] == pub.ack["member_id"]
+            assert h["flags"] == F_ENC | (1 << 8), "ENC, phase 0, the sender's media kind"
+            assert len(data) == 32 + 200 + 16
+            seen.append((h["lane"], h["seq"]))
+            wire.setdefault(struct.unpack("!I", pt[:4])[0], []).append(data[32:])
+            assert pt == payload(struct.unpack("!I", pt[:4])[0])
+        assert len(set(seen)) == 30, "no downlink nonce twice"
+        assert [q for _, q in seen] == sorted(q for _, q in seen)
+    assert sorted(wire) == list(range(30))
+    # each receiver its own ciphertext of the same frame
+    assert all(a != b for a, b in wire.values())
+    assert st["enc_opened"] >= 30 and st["enc_sealed"] >= 60
+
+
+def test_tampering_replay_wrong_key_and_plaintext_are_dropped_and_counted():
+    with System("enc_tamper", enc="required") as s:
+        pub = enc_member(s, 42301, 301)
+        sub = enc_member(s, 42302, 302, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="two active members")
+        good = [pub.media(payload(i)) for i in range(4)]
+        bad_ct = bytearray(pub.media(payload(10)))
+        bad_ct[40] ^= 1
+        bad_hdr = bytearray(pub.media(payload(11)))
+        bad_hdr[20] ^= 0x40               # an opaque flag bit: the header is the AAD
+        bad_tag = bytearray(pub.media(payload(12)))
+        bad_tag[-1] ^= 0x80
+        # the publisher's id and address, keys of another session
+        other = enc_member(s, 42303, 303)
+        wait_for(lambda: len(active(s)) == 3, what="three active members")
+        wrong_key = bytearray(other.media(payload(13), counter=1000))
+        wrong_key[16:20] = pub.ack["member_id"].to_bytes(4, "big")
+        plain = media(pub.ack["app_index"], pub.ack["channel_hash"], pub.ack["member_id"],
+                      counter=99, payload=payload(14))
+        before = drops(wstats(s))
+        rx = s.net.receivers([42302], expect=4, timeout=10, payloads=True, linger=1.0)
+        send_frames(s, 42301, [good[0], bytes(bad_ct), bytes(bad_hdr), bytes(bad_tag), good[1],
+                               good[1], good[0], bytes(wrong_key), plain, good[2], good[3]])
+        got = s.net.collect(rx)["42302"]
+        after = drops(wstats(s))
+        # a JOIN sealed to another node's key: no answer at all
+        wrong_pub = pub_of(os.urandom(32))
+        m2, r2, _ = enc_join(s, 42304, 304, server_pub=wrong_pub)
+        st = s.cd.ctl("status")
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    opened = [sub.open(bytes.fromhex(d))[1] for _, d in got]
+    assert [struct.unpack("!I", p[:4])[0] for p in opened] == [0, 1, 2, 3]
+    assert delta.get("enc_auth_failed") == 4, delta     # 3 tampered + the wrong key
+    assert delta.get("enc_replay") == 2, delta           # good[1], good[0] again
+    assert delta.get("enc_plaintext_frame") == 1, delta
+    assert r2 is None and st["joins_dropped_handshake"] == 1
+    del m2
+
+
+def test_replayed_and_retransmitted_encrypted_joins():
+    with System("enc_join_replay", enc="required") as s:
+        m, r, f = enc_join(s, 42311, 311)
+        again = s.send(42311, f)              # a retransmission: the cached bytes
+        elsewhere = s.send(42312, f)          # a copy from another port: a replay
+        st = s.cd.ctl("status")
+    assert r is not None and again == r
+    assert elsewhere is None and st["joins_dropped_replay"] >= 1
+    assert m.on_ack(r)["status"] == 0
+
+
+def test_channel_modes_never_mix_and_policies_hold():
+    with System("enc_modes", enc="optional") as s:
+        sec = enc_member(s, 42321, 321, channel="secure")
+        clear_ack, _ = s.join(42322, channel="clear", uid=322)
+        assert clear_ack["type"] == "ack"
+        # plaintext into the encrypted channel, encrypted into the plaintext one
+        down, _ = s.join(42323, channel="secure", uid=323)
+        m, up, _ = enc_join(s, 42324, 324, channel="clear")
+        s.cd.ctl("app", "set", APP_ID, "--enc", "required")
+        req, _ = s.join(42325, channel="other", uid=325)
+        s.cd.ctl("app", "set", APP_ID, "--enc", "off")
+        m2, off, _ = enc_join(s, 42326, 326, channel="other2")
+    assert down["type"] == "error" and down["name"] == "ENC_REQUIRED"
+    assert parse_reply(up)["name"] == "ENC_REQUIRED"
+    assert req["name"] == "ENC_REQUIRED"
+    assert parse_reply(off)["name"] == "ENC_REQUIRED"
+    del sec
+
+
+def test_roaming_to_a_new_port_validated_by_challenge():
+    with System("enc_roam", enc="required") as s:
+        pub = enc_member(s, 42401, 401)
+        sub = enc_member(s, 42402, 402, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="two active members")
+        # the subscriber's NAT binding changes: its KEEPALIVEs come from 42412
+        e1 = s.send(42412, sub.keepalive())
+        h1, p1 = sub.open(e1)
+        wait_for(lambda: s.dp.stats()["roam_candidates"] >= 1, what="candidate")
+        # until the move is validated, copies still go to the old port
+        rx_old = s.net.receivers([42402], expect=1, timeout=10, payloads=True)
+        send_frames(s, 42401, [pub.media(payload(0))])
+        old = s.net.collect(rx_old)["42402"]
+        e2 = s.send(42412, sub.keepalive())
+        h2, p2 = sub.open(e2)
+        challenge = struct.unpack("!Q", p2[8:16])[0]
+        e3 = s.send(42412, sub.keepalive(challenge=challenge))
+        wait_for(lambda: s.cd.ctl("status")["members_roamed"] == 1, what="the move")
+        rx_new = s.net.receivers([42412], expect=1, timeout=10, payloads=True)
+        send_frames(s, 42401, [pub.media(payload(1))])
+        new = s.net.collect(rx_new)["42412"]
+        ports = {m["member_id"]: m["udp_port"] for m in s.cd.ctl("member", "list", APP_ID,
+                                                                   "lobby")}
+        main = s.dp.stats()["main"]
+        # a forged challenge from yet another port moves nothing
+        e4 = s.send(42413, sub.keepalive(challenge=challenge))
+    assert struct.unpack("!Q", p1[8:16])[0] == 0
+    assert challenge != 0 and e3 is not None
+    assert len(old) == 1 and struct.unpack("!I", sub.open(bytes.fromhex(old[0][1]))[1][:4])[0] == 0
+    assert len(new) == 1 and struct.unpack("!I", sub.open(bytes.fromhex(new[0][1]))[1][:4])[0] == 1
+    assert ports[sub.ack["member_id"]] == 42412 and ports[pub.ack["member_id"]] == 42401
+    assert main["roams"] == 1
+    assert struct.unpack("!Q", sub.open(e4)[1][8:16])[0] == 0
+
+
+def test_rekey_switches_keys_with_overlap_and_checks_the_mac():
+    with System("enc_rekey", enc="required", dp_args=("--rekey-frames", "16")) as s:
+        pub = enc_member(s, 42501, 501)
+        sub = enc_member(s, 42502, 502, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="two active members")
+        rx = s.net.receivers([42502], expect=40, timeout=20, payloads=True)
+        send_frames(s, 42501, [pub.media(payload(i)) for i in range(20)])
+        echo = s.send(42501, pub.keepalive())
+        h, _ = pub.open(echo)
+        assert h["flags"] & F_REKEY, "REKEY_REQUESTED after 16 frames"
+        tok = s.token("lobby", 501, "pub")
+        # a rekey JOIN with a wrong MAC is dropped silently
+        forged = EncMember(s.server_pub())
+        forged.ack = dict(pub.ack)
+        forged.keys = [type(pub.keys[0]).__new__(type(pub.keys[0])), None]
+        forged.keys[0].rekey = b"\x01" * 32
+        bad = s.send(42501, forged.join_frame(tok, APP_ID, "lobby", 501, rekey=True))
+        ack = s.send(42501, pub.join_frame(tok, APP_ID, "lobby", 501, rekey=True))
+        assert ack is not None
+        a = pub.on_ack(ack)
+        assert a["member_id"] == forged.ack["member_id"] and pub.phase == 1
+        # old-phase frames still count during the overlap; then the new keys
+        old = pub.media(payload(20), phase=0)
+        send_frames(s, 42501, [old] + [pub.media(payload(i)) for i in range(21, 40)])
+        got = s.net.collect(rx)["42502"]
+        echo2 = s.send(42501, pub.keepalive())
+        h2, _ = pub.open(echo2)
+        st = s.cd.ctl("status")
+        # after the overlap the old keys are gone: an old-phase frame has no key
+        wait_for(lambda: _old_phase_refused(s, pub), timeout=20,
+                 what="old keys wiped after the overlap")
+    assert bad is None and st["joins_dropped_rekey"] == 1 and st["joins_rekeyed"] == 1
+    vals = sorted(struct.unpack("!I", sub.open(bytes.fromhex(d))[1][:4])[0] for _, d in got)
+    assert vals == list(range(40)), "no frame lost across the rekey"
+    assert h2["flags"] & F_KEY_PHASE, "the downlink follows the new keys"
+
+
+def _old_phase_refused(s, pub):
+    """Send one new old-phase frame; True once it is refused for want of a key
+    (it is forwarded, or refused otherwise, during the overlap)."""
+    w = s.dp.stats()
+    nokey, done = w["drops"]["enc_no_key"], w["media_in"] + w["drops_total"]
+    send_frames(s, 42501, [pub.media(payload(99), phase=0)])
+    wait_for(lambda: (lambda x: x["media_in"] + x["drops_total"] > done)(
+        s.dp.stats()), what="the old-phase frame counted")
+    return s.dp.stats()["drops"]["enc_no_key"] > nokey
