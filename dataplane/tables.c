@@ -915,6 +915,10 @@ rtr_enc_sweep(struct rtr_dp *dp, uint32_t slot)
 		__atomic_store_n(&e->roam_challenge, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
 	}
+	/* the downlink is on the newest keys and the other phase still has keys:
+	 * retire them after the overlap (also if the worker's event was lost) */
+	if (e->retire_at_s == 0 && e->tx_phase == e->newest && e->valid[e->tx_phase ^ 1])
+		e->retire_at_s = dp->now_s + RTR_REKEY_OVERLAP_S;
 	if (e->retire_at_s != 0 && dp->now_s >= e->retire_at_s) {
 		old = e->tx_phase ^ 1;
 		__atomic_store_n(&e->valid[old], 0, __ATOMIC_RELEASE);

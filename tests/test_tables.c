@@ -94,6 +94,9 @@ heap_bytes(void)
 	return n;
 }
 
+#define ENC_SLOTS	4
+static IMB_MGR *test_imb;	/* the main lcore's key-expanding manager */
+
 static int
 group_setup(void **state)
 {
@@ -130,6 +133,11 @@ group_setup(void **state)
 	dp->cfg.max_members = MAX_MEMBERS;
 	dp->cfg.max_channels = MAX_CHANNELS;
 	dp->cfg.max_apps = MAX_APPS;
+	dp->cfg.max_enc_members = ENC_SLOTS;
+	test_imb = rtr_aead_mgr_new();
+	if (test_imb == NULL)
+		return -1;
+	dp->imb = test_imb;
 	dp->cfg.ip[0].has_ip4 = 1;
 	memcpy(dp->cfg.ip[0].ip4, svc_ip4, 4);
 	dp->cfg.ip[0].has_ip6 = 1;
@@ -152,6 +160,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	rtr_tables_free(&rtr_dp);
+	rtr_aead_mgr_free(test_imb);
 	rtr_seg_destroy(rtr_dp.seg);
 	rtr_dp.seg = NULL;
 	rte_eal_cleanup();
@@ -172,6 +181,7 @@ tables_reset(void **state)
 	now = heap_bytes();
 	/* rtr_tables_init expects a zeroed dp: clear everything it owns */
 	memset(&dp->qs, 0, offsetof(struct rtr_dp, now_s) - offsetof(struct rtr_dp, qs));
+	dp->imb = test_imb;
 	memset(ms(), 0, sizeof(struct rtr_main_stats));
 	dp->n_ports = 1;
 	memset(&dp->cfg.ip[1], 0, sizeof(dp->cfg.ip[1]));
@@ -968,14 +978,11 @@ test_member_add_params(void **state)
 	member_msg(&a, APP1, CHAN_A, 1, true);
 	a.suite = 3;
 	assert_int_equal(add(&a, &r), -EINVAL);
-	/* encrypted members: never installed ACTIVE (no handshake), never
-	 * without a free key slot (the fixture's pool is empty here) */
+	/* encrypted members are never installed ACTIVE (no handshake); the key
+	 * pool is tested in test_enc_members */
 	a.suite = 1;
 	a.flags = RTR_MEMBER_F_ACTIVE;
 	assert_int_equal(add(&a, &r), -EPERM);
-	a.flags = 0;
-	a.suite = 2;
-	assert_int_equal(add(&a, &r), -ENOSPC);
 	member_msg(&a, APP1, CHAN_A, 1, true);
 	a.bps = BPS_MAX + 1;
 	assert_int_equal(add(&a, &r), -ERANGE);
@@ -2114,6 +2121,209 @@ test_random_ops(void **state)
 	r_check();
 }
 
+/* The key a slot holds is the key it was given: a frame sealed with the
+ * raw key by OpenSSL opens with the installed (ipsec-mb expanded) one. */
+static void
+expect_key(const struct rtr_aead_key *k, const uint8_t *raw, unsigned int len)
+{
+	static const uint8_t nonce[12] = { 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+	uint8_t pt[40], ct[40], tag[16], out[40];
+
+	memset(pt, 0x5a, sizeof(pt));
+	assert_int_equal(k->key_len, len);
+	assert_int_equal(rtr_aead_seal_ref(raw, len, nonce, pt, 8, pt, sizeof(pt), ct, tag), 0);
+	assert_int_equal(rtr_aead_open(test_imb, k, nonce, pt, 8, ct, sizeof(ct), out, tag), 0);
+	assert_memory_equal(out, pt, sizeof(pt));
+}
+
+static bool
+key_wiped(const struct rtr_aead_key *k)
+{
+	const uint8_t *b = (const uint8_t *)k;
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+static void
+enc_msg(struct rtr_msg_member_add *a, uint32_t app, uint64_t chan, unsigned int host,
+	uint8_t suite, uint8_t seed)
+{
+	member_msg(a, app, chan, host, false);
+	a->suite = suite;
+	memset(a->rx_key, seed, sizeof(a->rx_key));
+	memset(a->tx_key, seed ^ 0xff, sizeof(a->tx_key));
+}
+
+/*
+ * Encrypted members: keys installed as given into a pool slot, channels that
+ * never mix modes, a bounded pool, rekey into the idle phase only, the old
+ * phase retired after the overlap, and every key wiped once a member has
+ * gone and the grace period is over.
+ */
+static void
+test_enc_members(void **state)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	struct rtr_msg_member_add a;
+	struct rtr_msg_member_rekey k;
+	struct rtr_reply_member_add r, r2, rp;
+	struct rtr_enc *e;
+	uint8_t rx[32], tx[32];
+	uint32_t slot, i;
+
+	(void)state;
+	app_ok(APP1);
+	enc_msg(&a, APP1, CHAN_A, 1, RTR_SUITE_AES128GCM, 0x11);
+	assert_int_equal(add(&a, &r), 0);
+	slot = rtr_mid_slot(r.member_id);
+	assert_int_not_equal(dp->members[slot].enc, 0);
+	e = &dp->enc[dp->members[slot].enc - 1];
+	memset(rx, 0x11, 32);
+	memset(tx, 0xee, 32);
+	expect_key(&e->rx[0], rx, 16);
+	expect_key(&e->tx[0], tx, 16);
+	assert_int_equal(e->valid[0], 1);
+	assert_int_equal(e->valid[1], 0);
+	assert_int_equal(ms()->enc_members, 1);
+	/* suite 2: 32-byte keys */
+	enc_msg(&a, APP1, CHAN_A, 2, RTR_SUITE_AES256GCM, 0x22);
+	assert_int_equal(add(&a, &r2), 0);
+	memset(rx, 0x22, 32);
+	expect_key(&dp->enc[dp->members[rtr_mid_slot(r2.member_id)].enc - 1].rx[0], rx, 32);
+
+	/* a channel's mode is its first member's */
+	member_msg(&a, APP1, CHAN_A, 3, false);
+	assert_int_equal(add(&a, &r2), -EPROTOTYPE);
+	rp = add_ok(APP1, CHAN_B, 4, true);
+	enc_msg(&a, APP1, CHAN_B, 5, RTR_SUITE_AES128GCM, 0x33);
+	assert_int_equal(add(&a, &r2), -EPROTOTYPE);
+	assert_int_equal(ms()->enc_members, 2);
+
+	/* the pool is bounded: ENC_SLOTS keys, then -ENOSPC with no side effect */
+	for (i = 0; i < ENC_SLOTS - 2; i++) {
+		enc_msg(&a, APP1, CHAN_A, 10 + i, RTR_SUITE_AES128GCM, (uint8_t)(0x40 + i));
+		assert_int_equal(add(&a, &r2), 0);
+	}
+	enc_msg(&a, APP1, CHAN_A, 20, RTR_SUITE_AES128GCM, 0x50);
+	assert_int_equal(add(&a, &r2), -ENOSPC);
+	check_counts(1 + ENC_SLOTS, ENC_SLOTS, 2);
+
+	/* rekey: only into the phase the downlink does not use */
+	memset(&k, 0, sizeof(k));
+	k.handle = r.handle;
+	memset(k.rx_key, 0x61, 32);
+	memset(k.tx_key, 0x62, 32);
+	k.phase = 2;
+	assert_int_equal(rtr_member_rekey(dp, &k), -EINVAL);
+	k.phase = 0;
+	assert_int_equal(rtr_member_rekey(dp, &k), -EBUSY);
+	k.phase = 1;
+	assert_int_equal(rtr_member_rekey(dp, &k), 0);
+	memset(rx, 0x61, 32);
+	expect_key(&e->rx[1], rx, 16);
+	assert_int_equal(e->newest, 1);
+	assert_int_equal(rtr_member_rekey(dp, &k), -EBUSY);	/* not twice */
+	k.handle = rtr_handle_make(slot, dp->members[slot].gen + 1);
+	assert_int_equal(rtr_member_rekey(dp, &k), -ENOENT);
+	/* a worker saw the first uplink under phase 1: the old keys go after
+	 * the overlap, and only then (a grace period later) are wiped */
+	e->tx_phase = 1;
+	dp->now_s = 1000;
+	rtr_enc_sweep(dp, slot);
+	assert_int_equal(e->valid[0], 1);
+	assert_int_equal(e->retire_at_s, 1000 + RTR_REKEY_OVERLAP_S);
+	dp->now_s = 1000 + RTR_REKEY_OVERLAP_S;
+	rtr_enc_sweep(dp, slot);
+	assert_int_equal(e->valid[0], 0);
+	assert_int_equal(e->retire_at_s, 0);
+	rte_rcu_qsbr_synchronize(dp->qs, RTE_QSBR_THRID_INVALID);
+	rtr_tables_reclaim(dp);
+	assert_true(key_wiped(&e->rx[0]) && key_wiped(&e->tx[0]));
+	expect_key(&e->rx[1], rx, 16);
+
+	/* a plaintext member has no keys to replace */
+	k.handle = rp.handle;
+	k.phase = 1;
+	assert_int_equal(rtr_member_rekey(dp, &k), -EPERM);
+
+	/* a member goes: its keys stop at once, are wiped after the grace period
+	 * and the slot serves the next member */
+	assert_int_equal(rtr_member_del(dp, r.handle), 0);
+	assert_int_equal(e->valid[1], 0);
+	assert_int_equal(ms()->enc_members, ENC_SLOTS);
+	rte_rcu_qsbr_synchronize(dp->qs, RTE_QSBR_THRID_INVALID);
+	rtr_tables_reclaim(dp);
+	assert_true(key_wiped(&e->rx[0]) && key_wiped(&e->rx[1]) &&
+		    key_wiped(&e->tx[0]) && key_wiped(&e->tx[1]));
+	assert_int_equal(ms()->enc_members, ENC_SLOTS - 1);
+	enc_msg(&a, APP1, CHAN_A, 20, RTR_SUITE_AES128GCM, 0x50);
+	assert_int_equal(add(&a, &r2), 0);
+}
+
+/* A roaming candidate must pass the endpoint rules; once it echoes its
+ * challenge the member's endpoint (and its receiver entry) move. */
+static void
+test_enc_roam(void **state)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	struct rtr_msg_member_add a;
+	struct rtr_reply_member_add r;
+	struct rtr_ep ep;
+	struct rtr_enc *e;
+	uint32_t slot, gen, cslot;
+
+	(void)state;
+	app_ok(APP1);
+	enc_msg(&a, APP1, CHAN_A, 1, RTR_SUITE_AES128GCM, 0x11);
+	assert_int_equal(add(&a, &r), 0);
+	enc_msg(&a, APP1, CHAN_A, 2, RTR_SUITE_AES128GCM, 0x12);
+	assert_int_equal(add(&a, &r), 0);
+	slot = rtr_mid_slot(r.member_id);
+	gen = dp->members[slot].gen;
+	cslot = r.channel_slot;
+	assert_int_equal(rtr_member_activate(dp, slot, gen), 0);
+	e = &dp->enc[dp->members[slot].enc - 1];
+	ep = dp->members[slot].ep;
+	ep.udp_port = 80;		/* a well-known port: never a member's */
+	assert_int_equal(rtr_member_roam(dp, slot, gen, &ep), -EADDRNOTAVAIL);
+	assert_int_equal(e->roam_state, 0);
+	assert_int_equal(rtr_member_roam_ok(dp, slot, gen), -ENOENT);
+	ep.udp_port = 50123;
+	assert_int_equal(rtr_member_roam(dp, slot, gen + 1, &ep), -ENOENT);
+	assert_int_equal(rtr_member_roam(dp, slot, gen, &ep), 0);
+	assert_int_equal(e->roam_state, 1);
+	assert_int_not_equal(e->roam_challenge, 0);
+	/* not moved yet */
+	assert_int_not_equal(dp->members[slot].ep.udp_port, 50123);
+	assert_int_equal(rtr_member_roam_ok(dp, slot, gen), 0);
+	assert_int_equal(dp->members[slot].ep.udp_port, 50123);
+	assert_int_equal(e->roam_challenge, 0);
+	assert_int_equal(ms()->roams, 1);
+	{
+		const struct rtr_fanout *fo = dp->channels[cslot].fo;
+		uint32_t i, found = 0;
+
+		for (i = 0; fo != NULL && i < fo->n; i++)
+			if (fo->r[i].slot == slot)
+				found = fo->r[i].udp_port;
+		assert_int_equal(found, 50123);
+	}
+	/* a candidate that never validates is dropped after the timeout */
+	ep.udp_port = 50124;
+	dp->now_s = 2000;
+	assert_int_equal(rtr_member_roam(dp, slot, gen, &ep), 0);
+	dp->now_s = 2000 + RTR_ROAM_TIMEOUT_S;
+	rtr_enc_sweep(dp, slot);
+	assert_int_equal(e->roam_state, 0);
+	assert_int_equal(e->roam_challenge, 0);
+	assert_int_equal(rtr_member_roam_ok(dp, slot, gen), -ENOENT);
+	assert_int_equal(dp->members[slot].ep.udp_port, 50123);
+}
+
 int
 main(void)
 {
@@ -2137,6 +2347,8 @@ main(void)
 		cmocka_unit_test_teardown(test_channels_full, tables_reset),
 		cmocka_unit_test_teardown(test_member_update, tables_reset),
 		cmocka_unit_test_teardown(test_random_ops, tables_reset),
+		cmocka_unit_test_teardown(test_enc_members, tables_reset),
+		cmocka_unit_test_teardown(test_enc_roam, tables_reset),
 	};
 
 	return cmocka_run_group_tests_name("rtr_tables", tests, group_setup, group_teardown)
