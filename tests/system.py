@@ -20,18 +20,22 @@ class System:
 
     controld_args = ()
 
-    def __init__(self, name, controld_args=(), enc="off", dp_args=()):
+    def __init__(self, name, controld_args=(), enc="off", dp_args=(), workers=1):
         self.enc = enc
+        self.workers = workers
         self.dp_args = tuple(dp_args)
         self.dir = outdir(name)
         self.tag = "%d%d" % (os.getpid() % 10000, next(_n))
         self.controld_args = tuple(self.controld_args) + tuple(controld_args)
 
     def new_dataplane(self, *args):
-        return Dataplane(["net_af_packet0,iface=dp0"],
+        vdev = "net_af_packet0,iface=dp0"
+        if self.workers > 1:
+            vdev += ",qpairs=%d" % self.workers   # kernel fan-out by flow hash
+        return Dataplane([vdev],
                          ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6] +
                          list(args or ("--idle-timeout", "30")) + list(self.dp_args),
-                         netns=self.net.dp, mem=512, control=False,
+                         netns=self.net.dp, mem=512, control=False, workers=self.workers,
                          instance=self.instance).start()
 
     def __enter__(self):
