@@ -23,7 +23,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -DALLOW_EXPERIMENTAL_API -Idataplan
 LDLIBS   := $(DPDK_LIBS) -lIPSec_MB -lpthread $(SANFLAGS)
 
 DP_SRCS  := dataplane/main.c dataplane/cmd.c dataplane/tables.c dataplane/worker.c \
-            dataplane/tx.c
+            dataplane/tx.c dataplane/init.c
 LIB_SRCS := dataplane/seg.c dataplane/parse.c
 HDRS     := $(wildcard dataplane/*.h)
 # Token library (control plane: OpenSSL + zlib, no EAL)
@@ -66,10 +66,13 @@ $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# The client: kernel sockets only, no DPDK; libc and jansson.
-$(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o
+# The client: kernel sockets only, no DPDK; libc, jansson, and librtrcrypto for
+# transport encryption (Noise on OpenSSL libcrypto, AES-GCM on ipsec-mb).
+$(BUILD)/obj/tools/rtr-client.o: CFLAGS += -Icrypto
+$(BUILD)/obj/tools/rtr-client.o: $(CRYPTO_HDRS)
+$(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $^ -ljansson
+	@$(CC) $(CFLAGS) -o $@ $^ -ljansson -lcrypto -lIPSec_MB
 
 # Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
 CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c \

@@ -284,6 +284,13 @@ struct rtr_dp {
 
 extern struct rtr_dp rtr_dp;
 
+/* init.c (start-up) */
+extern int rtr_logtype;
+int rtr_workers_init(struct rtr_dp *dp);
+void rtr_workers_free(struct rtr_dp *dp);
+int rtr_pools_init(struct rtr_dp *dp);
+int rtr_port_init(struct rtr_dp *dp, uint16_t pid);
+
 /* tables.c (main lcore) */
 int rtr_tables_init(struct rtr_dp *dp);
 void rtr_tables_free(struct rtr_dp *dp);
@@ -312,6 +319,9 @@ void rtr_sweep(struct rtr_dp *dp);
 
 /* worker.c (fast path) */
 int rtr_worker_main(void *arg);
+void rtr_worker_burst(struct rtr_worker *w, struct rte_mbuf **pkts, uint16_t nb, uint16_t port,
+		      uint64_t now, uint64_t now_s);
+void rtr_worker_flush(struct rtr_worker *w);
 
 /* tx.c (fast path helpers) */
 uint16_t rtr_build_l2l4(uint8_t *p, const struct rtr_port *port, uint16_t vlan,

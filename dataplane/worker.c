@@ -974,6 +974,35 @@ handle(struct rtr_worker *w, struct rte_mbuf *m, uint16_t port, uint64_t now, ui
 	}
 }
 
+/* One received burst of a port: parse, act, queue the outputs. */
+void
+rtr_worker_burst(struct rtr_worker *w, struct rte_mbuf **pkts, uint16_t nb, uint16_t port,
+		 uint64_t now, uint64_t now_s)
+{
+	uint16_t i;
+
+	w->st->rx_pkts += nb;
+	for (i = 0; i < nb && i < 4; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < nb; i++) {
+		if (i + 4 < nb)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
+		w->st->rx_bytes += pkts[i]->pkt_len;
+		handle(w, pkts[i], port, now, now_s);
+	}
+}
+
+/* Send what the worker's TX buffers hold. */
+void
+rtr_worker_flush(struct rtr_worker *w)
+{
+	uint16_t port;
+
+	for (port = 0; port < rtr_dp.n_ports; port++)
+		if (w->txb[port].n)
+			tx_flush(w, port);
+}
+
 int
 rtr_worker_main(void *arg)
 {
@@ -996,15 +1025,7 @@ rtr_worker_main(void *arg)
 				if (nb == 0)
 					continue;
 				work += nb;
-				w->st->rx_pkts += nb;
-				for (i = 0; i < nb && i < 4; i++)
-					rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-				for (i = 0; i < nb; i++) {
-					if (i + 4 < nb)
-						rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
-					w->st->rx_bytes += pkts[i]->pkt_len;
-					handle(w, pkts[i], port, start, now_s);
-				}
+				rtr_worker_burst(w, pkts, nb, port, start, now_s);
 			}
 		}
 		/* frames from the control plane go out of this worker's queues */
@@ -1014,9 +1035,7 @@ rtr_worker_main(void *arg)
 			tx_enqueue(w, pkts[i]->port, pkts[i]);
 		}
 		work += nb;
-		for (port = 0; port < dp->n_ports; port++)
-			if (w->txb[port].n)
-				tx_flush(w, port);
+		rtr_worker_flush(w);
 		rte_rcu_qsbr_quiescent(dp->qs, w->id);
 		w->st->loops++;
 		if (work) {
