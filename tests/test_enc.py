@@ -312,3 +312,39 @@ def test_capture_of_an_encrypted_session_holds_no_token_and_no_plaintext(tmp_pat
         assert tok[3:40].encode() not in data
     assert APP_ID.encode() not in data and APP_ID.lower().encode() not in data
     assert b"PLAINTEXT-MARKER" not in data
+
+
+def test_dataplane_restart_drops_session_keys_and_members_rejoin():
+    """Keys never go into a new dataplane generation: the encrypted members
+    are removed (and audited), the old keys open nothing there, and the
+    clients' fresh handshakes bring the channel back."""
+    with System("enc_dp_restart", enc="required") as s:
+        pub = enc_member(s, 42801, 801)
+        sub = enc_member(s, 42802, 802, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="two active members")
+        gen1 = s.cd.ctl("status")["generation"]
+        s.dp.stop()
+        s.dp = s.new_dataplane()
+        wait_for(lambda: s.cd.attached() and s.cd.ctl("status")["generation"] != gen1,
+                 what="controld on the new dataplane")
+        wait_for(lambda: s.cd.ctl("member", "list", APP_ID, "lobby") == [],
+                 what="encrypted members removed, not re-programmed")
+        main = s.dp.stats()["main"]
+        # the old session goes nowhere: its frames name no member
+        stale = s.send(42801, pub.keepalive(), timeout=0.5)
+        unknown = s.dp.stats()["drops"]["member_unknown"]
+        audit = s.cd.ctl("audit", "tail", "50")
+        pub2 = enc_member(s, 42801, 801)
+        sub2 = enc_member(s, 42802, 802, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="both back")
+        rx = s.net.receivers([42802], expect=10, timeout=15, payloads=True)
+        send_frames(s, 42801, [pub2.media(payload(i)) for i in range(10)])
+        got = s.net.collect(rx)["42802"]
+    assert main["members"] == 0 and main["enc_members"] == 0
+    assert stale is None and unknown >= 1
+    reasons = [e.get("args", {}).get("why") for e in audit if e.get("cmd") == "member.remove"]
+    assert reasons.count("session keys lost with the dataplane") == 2, audit
+    assert [struct.unpack("!I", sub2.open(bytes.fromhex(d))[1][:4])[0] for _, d in got] == \
+        list(range(10))
+    assert pub2.keys[0].c2n != pub.keys[0].c2n, "a fresh handshake, fresh keys"
+    del sub
