@@ -6,8 +6,9 @@
       binds the ports, prints "ready", then prints one JSON line:
       {"41002": [[counter, payload_hex], ...], ...} when every port has N
       frames or the timeout passes.
-  nsagent.py send --sport P --dst ADDR --frames HEX[,HEX...] [--repeat N] [--pps R]
-      sends the frames (in order, repeated) from source port P.
+  nsagent.py send --sport P --dst ADDR --frames HEX[,HEX...]|@FILE [--repeat N] [--pps R]
+      sends the frames (in order, repeated) from source port P; @FILE: the
+      hex frames from a file, one per line (for more than fits an argument).
   nsagent.py ka --sport P --dst ADDR --frame HEX --timeout S
       sends one frame and prints the answer's hex (or null).
 """
@@ -52,7 +53,8 @@ def recv(a):
 def send(a):
     s = socket.socket(family(a.dst), socket.SOCK_DGRAM)
     s.bind(("::" if ":" in a.dst else "0.0.0.0", a.sport))
-    frames = [bytes.fromhex(h) for h in a.frames.split(",")]
+    spec = open(a.frames[1:]).read() if a.frames.startswith("@") else a.frames
+    frames = [bytes.fromhex(h) for h in spec.replace("\n", ",").split(",") if h]
     gap = 1.0 / a.pps if a.pps else 0
     t = time.monotonic()
     n = 0

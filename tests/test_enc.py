@@ -3,6 +3,7 @@ on a veth (net_af_packet), rtr-controld, and members on kernel sockets in the
 client namespace, sealed and opened by tests/encclient.py — a Python
 implementation written from the protocol document, sharing no code with the C
 one."""
+import itertools
 import os
 import struct
 import subprocess
@@ -16,6 +17,9 @@ from netns import SVC4
 from noise_ref import pub_of
 from rtr import drops, join_frame, media, parse_reply, wait_for
 from system import APP_ID, System
+
+
+_files = itertools.count()
 
 
 def enc_join(s, sport, uid, role=1, channel="lobby", suite=1, server_pub=None, token=None):
@@ -49,9 +53,20 @@ def active(s, channel="lobby"):
     return [m for m in s.cd.ctl("member", "list", APP_ID, channel) if m["state"] == "active"]
 
 
+def frames_arg(s, frames):
+    """nsagent's --frames: inline, or from a file when too long for argv."""
+    text = "\n".join(f.hex() for f in frames)
+    if len(text) < 100000:
+        return text.replace("\n", ",")
+    path = os.path.join(s.dir, "frames%d.hex" % next(_files))
+    with open(path, "w") as f:
+        f.write(text)
+    return "@" + path
+
+
 def send_frames(s, sport, frames, pps=2000):
-    s.net.run_agent("send", "--sport", sport, "--dst", SVC4, "--frames",
-                    ",".join(f.hex() for f in frames), "--pps", pps)
+    s.net.run_agent("send", "--sport", sport, "--dst", SVC4, "--frames", frames_arg(s, frames),
+                    "--pps", pps)
 
 
 def payload(i, n=200):
@@ -348,3 +363,42 @@ def test_dataplane_restart_drops_session_keys_and_members_rejoin():
         list(range(10))
     assert pub2.keys[0].c2n != pub.keys[0].c2n, "a fresh handshake, fresh keys"
     del sub
+
+
+def test_forged_frames_from_elsewhere_are_capped_and_keys_never_reach_the_store():
+    """A forger who knows a member id but not its keys gets at most 64 AES
+    opens a second per member from other addresses; the member's own frames
+    are all opened and forwarded meanwhile. The store holds no key."""
+    with System("enc_budget", enc="required") as s:
+        pub = enc_member(s, 42901, 901)
+        sub = enc_member(s, 42902, 902, role=2)
+        wait_for(lambda: len(active(s)) == 2, what="two active members")
+        forged = []
+        for i in range(300):
+            f = bytearray(pub.media(payload(5000 + i), counter=100000 + i))
+            f[-1] ^= 1
+            forged.append(bytes(f))
+        before = s.dp.stats()["drops"]
+        rx = s.net.receivers([42902], expect=40, timeout=20, payloads=True)
+        flood = s.net.agent("send", "--sport", 42911, "--dst", SVC4, "--frames",
+                            frames_arg(s, forged), "--pps", 3000)
+        send_frames(s, 42901, [pub.media(payload(i)) for i in range(40)], pps=400)
+        flood.wait(30)
+        got = s.net.collect(rx)["42902"]
+        after = s.dp.stats()["drops"]
+        store = b""
+        for suffix in ("", "-wal", "-journal"):
+            if os.path.exists(s.cd.db + suffix):
+                store += open(s.cd.db + suffix, "rb").read()
+    failed = after["enc_auth_failed"] - before["enc_auth_failed"]
+    capped = after["enc_auth_budget"] - before["enc_auth_budget"]
+    assert failed + capped == 300
+    # the initial budget of 64, plus 64/s refill over the flood (0.1 s at 3000/s)
+    assert 64 <= failed <= 64 + 64, (failed, capped)
+    assert capped >= 100, capped
+    assert sorted(struct.unpack("!I", sub.open(bytes.fromhex(d))[1][:4])[0] for _, d in got) == \
+        list(range(40)), "the member's own frames all went through"
+    for m in (pub, sub):
+        k = m.keys[0]
+        for secret in (k.c2n, k.n2c, k.rekey):
+            assert secret not in store, "a session key in the store"
