@@ -480,6 +480,29 @@ rtr_noise_set_ephemeral(struct rtr_noise_state *st, const uint8_t priv[K])
 	return 0;
 }
 
+/*
+ * Draw this side's ephemeral key now, before its message is written, and
+ * give its public key (a rekey JOIN authenticates e.pub inside the very
+ * message that carries it). The write then uses this key.
+ */
+int
+rtr_noise_draw_ephemeral(struct rtr_noise_state *st, uint8_t pub[K])
+{
+	if (st == NULL || pub == NULL)
+		return -EINVAL;
+	if (!((st->role == RTR_NOISE_INITIATOR && st->step == ST_INIT) ||
+	      (st->role == RTR_NOISE_RESPONDER && st->step == ST_MSG1)))
+		return -EPROTO;
+	if (!st->e_injected) {
+		if (RAND_priv_bytes(st->e_priv, K) != 1) {
+			ERR_clear_error();
+			return -EIO;
+		}
+		st->e_injected = 1;
+	}
+	return x25519_pub(st->e_priv, pub);
+}
+
 /* GENERATE_KEYPAIR() (or the injected key); write e.pub; MixHash(e.pub). */
 static int
 write_e(struct rtr_noise_state *st, uint8_t out[K])
@@ -622,13 +645,9 @@ rtr_noise_responder_keys(struct rtr_noise_state *st, uint8_t suite, struct rtr_n
 		return -EINVAL;
 	if (st->role != RTR_NOISE_RESPONDER || st->step != ST_MSG1)
 		return -EPROTO;
-	if (!st->e_injected) {
-		if (RAND_priv_bytes(st->e_priv, K) != 1) {
-			ERR_clear_error();
-			return -EIO;
-		}
-		st->e_injected = 1;
-	}
+	ret = rtr_noise_draw_ephemeral(st, epub);
+	if (ret != 0)
+		return ret;
 	memcpy(&c, st, sizeof(c));
 	ret = write_e(&c, epub);
 	if (ret == 0)

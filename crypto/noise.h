@@ -201,6 +201,14 @@ int rtr_noise_init_responder(struct rtr_noise_state *st, const uint8_t *prologue
 int rtr_noise_set_ephemeral(struct rtr_noise_state *st, const uint8_t priv[RTR_NOISE_KEY_LEN]);
 
 /*
+ * Draw this side's ephemeral key now (RAND_priv_bytes, fresh) and return
+ * its public key; this side's next write uses it. For a rekey JOIN, whose
+ * sealed payload authenticates the e.pub that message 1 carries. Initiator
+ * before message 1, responder before message 2. 0 or -errno.
+ */
+int rtr_noise_draw_ephemeral(struct rtr_noise_state *st, uint8_t pub[RTR_NOISE_KEY_LEN]);
+
+/*
  * Initiator: write message 1 ("e, es" + payload) into out. payload may be
  * NULL when len is 0. Returns the message length (len + 48) or -errno.
  */

@@ -709,8 +709,16 @@ test_responder_keys(void **state)
 		/* not before message 1 */
 		assert_int_equal(rtr_noise_responder_keys(&res, (uint8_t)suite, &early), -EPROTO);
 		assert_int_equal(rtr_noise_responder_keys(&ini, (uint8_t)suite, &early), -EPROTO);
-		n1 = rtr_noise_write_msg1(&ini, (const uint8_t *)"fields", 6, m1, sizeof(m1));
-		assert_int_equal(n1, 54);
+		{
+			/* the initiator's ephemeral, drawn early, is the one message 1 carries */
+			uint8_t epub[32];
+
+			assert_int_equal(rtr_noise_draw_ephemeral(&ini, epub), 0);
+			n1 = rtr_noise_write_msg1(&ini, (const uint8_t *)"fields", 6, m1, sizeof(m1));
+			assert_int_equal(n1, 54);
+			assert_memory_equal(m1, epub, 32);
+			assert_int_equal(rtr_noise_draw_ephemeral(&ini, epub), -EPROTO);
+		}
 		assert_int_equal(rtr_noise_read_msg1(&res, m1, (size_t)n1, pl, sizeof(pl)), 6);
 		assert_int_equal(rtr_noise_responder_keys(&res, 3, &early), -EINVAL);
 		assert_int_equal(rtr_noise_responder_keys(&res, (uint8_t)suite, &early), 0);
