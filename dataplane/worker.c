@@ -259,8 +259,9 @@ enc_open(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
 			   f + RTR_HDR_LEN, f + RTR_HDR_LEN + ct_len);
 	if (unlikely(rc != 0)) {
 		__atomic_store_n(&e->busy, 0, __ATOMIC_RELEASE);
+		/* saturating: two workers may race on it (a frame's worth) */
 		if (moved)
-			mb->af_credit -= dp->tsc_hz;
+			mb->af_credit = mb->af_credit >= dp->tsc_hz ? mb->af_credit - dp->tsc_hz : 0;
 		return RTR_DROP_ENC_AUTH + 1;
 	}
 	*newest = ctr >= e->win[ph].last;
@@ -489,7 +490,7 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 	struct rtr_app_stats *ast;
 	struct rtr_member *mb;
 	unsigned int why = 0, kind, priv;
-	uint32_t slot, i, n, out = 0;
+	uint32_t slot, i, n, copies, out = 0;
 	uint64_t te, pe;
 	uint8_t state;
 	int adjusted = 0, moved = 0, newest = 0;
@@ -510,7 +511,11 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 		if (unlikely(state != RTR_MS_ACTIVE) && !moved)
 			activate(w, mb, rtr_mid_slot(h->member_id));
 	}
-	if (unlikely(state != RTR_MS_ACTIVE)) {
+	/* a PENDING member whose path a worker has just validated may send
+	 * already: only the main lcore's bookkeeping (the receiver list) is
+	 * still to come, so its first frames are not lost to that race */
+	if (unlikely(state != RTR_MS_ACTIVE) &&
+	    !(state == RTR_MS_PENDING && __atomic_load_n(&mb->ev_pending, __ATOMIC_RELAXED))) {
 		why = RTR_DROP_MEMBER_PENDING;
 		goto out_drop;
 	}
@@ -551,12 +556,14 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 	fo = __atomic_load_n(&c->fo, __ATOMIC_ACQUIRE);
 	n = fo != NULL ? fo->n : 0;
 	slot = rtr_mid_slot(h->member_id);
-	if (unlikely(n <= 1)) {
+	/* the sender is in the list unless it is still PENDING */
+	copies = n - (state == RTR_MS_ACTIVE && n > 0 ? 1 : 0);
+	if (unlikely(copies == 0)) {
 		why = RTR_DROP_NO_RECEIVERS;
 		goto out_drop_app;
 	}
 	if (unlikely(!egress_ok(w, app, h->app_index, now, dp->tsc_hz,
-				(uint64_t)(n - 1) * (p->pl_len + 66u)))) {
+				(uint64_t)copies * (p->pl_len + 66u)))) {
 		why = RTR_DROP_APP_EGRESS;
 		goto out_drop_app;
 	}
@@ -638,8 +645,12 @@ rekey_due(const struct rtr_worker *w, const struct rtr_enc *e, uint32_t idx, uin
 	const struct rtr_cfg *c = &rtr_dp.cfg;
 	unsigned int ph = e->tx_phase;
 
+	/* asked only when MEMBER_REKEY would be accepted: the other phase's
+	 * keys retired and wiped */
 	if (__atomic_load_n(&e->newest, __ATOMIC_ACQUIRE) != ph ||
-	    __atomic_load_n(&e->retire_at_s, __ATOMIC_RELAXED) != 0)
+	    __atomic_load_n(&e->retire_at_s, __ATOMIC_RELAXED) != 0 ||
+	    __atomic_load_n(&e->valid[ph ^ 1], __ATOMIC_RELAXED) != 0 ||
+	    e->rx[ph ^ 1].key_len != 0)
 		return 0;
 	return e->win[ph].last >= c->rekey_frames || w->dl[idx * 2 + ph].seq >= c->rekey_frames ||
 	       now_s >= e->phase_since_s[ph] + c->rekey_seconds;
