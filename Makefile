@@ -75,8 +75,6 @@ $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
 
 # The client: kernel sockets only, no DPDK; libc, jansson, and librtrcrypto for
 # transport encryption (Noise on OpenSSL libcrypto, AES-GCM on ipsec-mb).
-$(BUILD)/obj/tools/rtr-client.o: CFLAGS += -Icrypto
-$(BUILD)/obj/tools/rtr-client.o: $(CRYPTO_HDRS)
 $(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -ljansson -lcrypto -lIPSec_MB

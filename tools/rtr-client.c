@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * rtr-client: a relay client on kernel UDP sockets (wire protocol v1,
- * plaintext, suite 0). It joins a channel with an AccessToken2, validates its
- * path with a KEEPALIVE, then publishes or receives MEDIA and measures what
- * arrives: loss, duplicates, reordering, one-way latency, misdelivery.
+ * docs/protocol.md section 14). It joins a channel with an AccessToken2,
+ * validates its path with a KEEPALIVE, then publishes or receives MEDIA and
+ * measures what arrives: loss, duplicates, reordering, one-way latency,
+ * misdelivery.
  *
  *   rtr-client join --server ADDR[:PORT] --app-id HEX --token-file F --channel NAME --uid N
+ *                   [--server-key HEX64 | --server-key-file F] [--enc SUITE]
  *   rtr-client pub  ... --rate FPS --count N | --duration S [--kind K] [--size B]
  *   rtr-client sub  ... --duration S [--expect N]
  *   rtr-client load --server ... --app-id ... --tokens FILE --users N --channels C
  *                   --rate R --duration D
+ *
+ * Plaintext (suite 0) unless the node's public key is given: then every
+ * session joins with a Noise_NK handshake (JOIN carries message 1, JOIN_ACK
+ * message 2, protocol.md 16.1) and every frame after it is sealed with
+ * AES-GCM under the session's transport keys (16.3): the uplink counter per
+ * key phase is the nonce, the downlink is checked against one replay window
+ * per lane. The client follows the node's challenges (roaming, 16.6) and
+ * REKEY_REQUESTED (16.7), and joins with a fresh handshake when its
+ * KEEPALIVEs go unanswered (16.8). Keys and handshake states are wiped as
+ * soon as a session ends or joins again; nothing secret is ever printed.
  *
  * One thread, one epoll loop and a timer heap for every command: a session
  * (one user, one socket) is a state machine WAIT -> JOIN -> PATH -> ACTIVE.
@@ -38,8 +50,14 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "rtr_wire.h"
+#include "noise.h"
+#include "aead.h"
+#include "replay.h"
 
 #define EXIT_REFUSED	1
 #define EXIT_USAGE	2
@@ -72,10 +90,34 @@
 #define LAT_MAX_US	(UINT64_C(60) * 1000000)	/* older stamps count as clock skew */
 #define DRAIN_QUIET	(200 * NS_PER_MS)
 #define DRAIN_MAX	(2 * NS_PER_S)
-#define JOIN_MAX_LEN	(RTR_HDR_LEN + 1 + 2 + TOKEN_MAX + 2 + APP_ID_LEN + 2 + CHANNEL_MAX + 4 + 1)
+#define JOIN_FIELDS_MAX	(2 + TOKEN_MAX + 2 + APP_ID_LEN + 2 + CHANNEL_MAX + 4 + 1)
+#define JOIN_MAX_LEN	(RTR_HDR_LEN + 1 + JOIN_FIELDS_MAX)
+
+/* Transport encryption (protocol.md 16) */
+#define TAG_LEN		RTR_TAG_LEN
+#define FRAMENO_LEN	8	/* enc MEDIA: the sender's u64 frame number after the stamp */
+#define STAMP_ENC_LEN	(STAMP_LEN + FRAMENO_LEN)
+#define MEDIA_ENC_MAX	(MEDIA_MAX - TAG_LEN)
+#define KA_ENC_PT	RTR_KA_ENC_MIN	/* u64 path token, u64 challenge, u64 client timestamp */
+#define KA_ENC_LEN	(RTR_HDR_LEN + KA_ENC_PT + TAG_LEN)
+#define ACK_ENC_PLEN	(1 + RTR_NOISE_OVERHEAD + ACK_BODY_LEN)	/* suite, message 2 */
+#define REKEY_MAC_LEN	32
+/* the sealed JOIN plaintext is padded so that the UDP payload is >= 256 bytes */
+#define JOIN_ENC_PT_MIN	(RTR_JOIN_MIN_PAYLOAD - RTR_HDR_LEN - 1 - RTR_NOISE_OVERHEAD)
+#define JOIN_ENC_PT_MAX	(JOIN_FIELDS_MAX + REKEY_MAC_LEN)
+#define JOIN_ENC_MAX	(RTR_HDR_LEN + 1 + RTR_NOISE_OVERHEAD + JOIN_ENC_PT_MAX)
+#define OLD_KEY_NS	(5 * NS_PER_S)	/* the previous phase's downlink key after a rekey */
+#define ROAM_WAIT_NS	(10 * NS_PER_S)	/* join --roam-after: longest wait for the move */
+#define ROAM_PROBE_NS	(20 * NS_PER_MS)	/* after a move: KEEPALIVE again this soon ... */
+#define ROAM_PROBES	50			/* ... this many times, until a challenge comes */
+#define LANES_MAX	256
 
 _Static_assert(JOIN_MAX_LEN <= RTR_MAX_UDP_PAYLOAD, "JOIN fits a relay datagram");
+_Static_assert(JOIN_ENC_MAX <= RTR_MAX_UDP_PAYLOAD, "encrypted JOIN fits a relay datagram");
+_Static_assert(JOIN_ENC_PT_MIN > 0 && JOIN_ENC_PT_MIN <= JOIN_ENC_PT_MAX, "JOIN padding");
 _Static_assert(RTR_JOIN_MIN_PAYLOAD <= RTR_MAX_UDP_PAYLOAD, "JOIN padding");
+_Static_assert(KA_ENC_LEN == 72 && ACK_ENC_PLEN == 82, "protocol.md 13.2, 16.5");
+_Static_assert(RTR_TAG_LEN == RTR_AEAD_TAG_LEN, "one AES-GCM tag length");
 
 static const unsigned int retry_ms[TRIES] = { 500, 1000, 2000 };
 
@@ -107,6 +149,7 @@ static const char *const err_names[] = {
 };
 
 static const char *const kind_names[] = { "audio", "video", "data", "invalid" };
+static const char *const suite_names[] = { "none", "aes128gcm", "aes256gcm" };
 
 /* ---------------------------------------------------------------------- */
 /* Configuration                                                          */
@@ -136,6 +179,9 @@ struct cfg {
 	unsigned int channels;
 	const char *tokens_file;
 	double join_rate;
+	uint8_t suite;			/* 0 plaintext, RTR_NOISE_SUITE_* */
+	uint8_t server_key[RTR_NOISE_KEY_LEN];	/* the node's public X25519 key */
+	uint64_t roam_after_ns;		/* 0: never move */
 };
 
 static struct cfg cfg;
@@ -407,11 +453,39 @@ enum sess_fail {
 	F_NOANSWER,	/* no JOIN_ACK or ERROR */
 	F_NOPATH,	/* no KEEPALIVE echo */
 	F_BADANSWER,	/* only malformed JOIN_ACKs or ERRORs */
+	F_CRYPTO,	/* the handshake could not be made or its keys installed */
+	F_NOROAM,	/* join --roam-after: the move was not confirmed */
 };
 
 struct ka_slot {
 	uint64_t counter, stamp, sent;
+	uint64_t challenge;		/* enc: the challenge it carried */
 	bool used;
+};
+
+/* One replay window per downlink lane (the counter's top 8 bits). */
+struct lane_win {
+	struct rtr_replay win;
+	uint8_t lane;
+};
+
+/* The downlink key of one key phase, with its windows (new key, new windows). */
+struct rx_phase {
+	struct rtr_aead_key *key;	/* NULL: no key for this phase */
+	uint64_t expires;		/* mono ns; 0: the current phase */
+	struct lane_win *lanes;		/* allocated as lanes are seen */
+	unsigned int nlanes, cap;
+};
+
+/*
+ * An outstanding JOIN with a suite: its handshake state, and the datagram
+ * itself, so that a retransmission is the same bytes. Wiped and freed once
+ * answered or given up.
+ */
+struct hs {
+	struct rtr_noise_state noise;
+	size_t len;
+	uint8_t buf[JOIN_ENC_MAX];
 };
 
 struct sess {
@@ -454,6 +528,24 @@ struct sess {
 	uint64_t untracked, clock_skew, icmp, rx_errors;
 	struct peers peers;
 	struct hist *lat;
+
+	/* transport encryption (cfg.suite != 0); tries and deadline also time a rekey JOIN */
+	struct hs *hs;
+	bool rekeying;			/* a rekey JOIN is outstanding (state stays ACTIVE) */
+	struct rtr_aead_key *tx_key;
+	uint64_t tx_ctr;		/* next uplink counter of the current phase */
+	unsigned int tx_phase;		/* KEY_PHASE of the uplink */
+	struct rx_phase rx[2];		/* downlink, by KEY_PHASE */
+	uint8_t rekey_key[RTR_NOISE_KEY_LEN];
+	uint64_t challenge;		/* the last non-zero challenge the node echoed */
+	uint64_t auth_failed, replayed, no_key, cleartext;
+	unsigned int rekeys;
+
+	/* --roam-after */
+	uint64_t roam_at;		/* mono ns; 0: not scheduled */
+	bool roam_pending;		/* moved; no echo of a challenge from the new port yet */
+	unsigned int roam_probes;	/* quick KEEPALIVEs sent since the move */
+	unsigned int roams, roams_confirmed;
 
 	uint64_t when;
 	unsigned int hidx;
@@ -500,6 +592,9 @@ static struct {
 	unsigned int nchans;
 	struct tline *lines;
 	unsigned int nlines;
+
+	IMB_MGR *mgr;			/* AES-GCM: one manager, one thread */
+	uint64_t roam_end;		/* join --roam-after: give up on the move */
 } L;
 
 static volatile sig_atomic_t stop_sig;
@@ -594,6 +689,7 @@ heap_down(unsigned int i)
 static uint64_t
 sess_next(const struct sess *s)
 {
+	unsigned int i;
 	uint64_t t;
 
 	switch (s->state) {
@@ -606,6 +702,13 @@ sess_next(const struct sess *s)
 		t = s->ka_next;
 		if (s->publishing && s->media_next < t)
 			t = s->media_next;
+		if (s->rekeying && s->deadline < t)
+			t = s->deadline;
+		if (s->roam_at != 0 && s->roam_at < t)
+			t = s->roam_at;
+		for (i = 0; i < 2; i++)
+			if (s->rx[i].key != NULL && s->rx[i].expires != 0 && s->rx[i].expires < t)
+				t = s->rx[i].expires;
 		return t;
 	case S_DONE:
 		break;
@@ -623,6 +726,209 @@ sess_rearm(struct sess *s)
 		heap_up(s->hidx);
 	else if (s->when > old)
 		heap_down(s->hidx);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Transport encryption: keys, windows, sealing and opening (16.3)          */
+
+static bool
+enc(void)
+{
+	return cfg.suite != 0;
+}
+
+/* nonce = 32 zero bits || the header's 64-bit counter, as on the wire */
+static void
+nonce_of(uint8_t nonce[RTR_AEAD_NONCE_LEN], const uint8_t *hdr)
+{
+	memset(nonce, 0, RTR_AEAD_NONCE_LEN - 8);
+	memcpy(nonce + RTR_AEAD_NONCE_LEN - 8, hdr + RTR_OFF_COUNTER, 8);
+}
+
+/* An expanded AES-GCM key (ipsec-mb wants it 64-byte aligned); NULL on failure. */
+static struct rtr_aead_key *
+key_new(const uint8_t *raw, unsigned int len)
+{
+	struct rtr_aead_key *k = aligned_alloc(RTR_AEAD_KEY_ALIGN, sizeof(*k));
+
+	if (k == NULL)
+		return NULL;
+	if (rtr_aead_key_init(L.mgr, k, raw, len) != 0) {
+		rtr_aead_key_wipe(k);
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+static void
+key_free(struct rtr_aead_key **k)
+{
+	if (*k == NULL)
+		return;
+	rtr_aead_key_wipe(*k);
+	free(*k);
+	*k = NULL;
+}
+
+static void
+rx_phase_clear(struct rx_phase *r)
+{
+	key_free(&r->key);
+	free(r->lanes);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The replay window of a lane, made the first time the lane authenticates. */
+static struct rtr_replay *
+lane_win(struct rx_phase *r, uint8_t lane)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nlanes; i++)
+		if (r->lanes[i].lane == lane)
+			return &r->lanes[i].win;
+	if (r->nlanes == r->cap) {
+		unsigned int cap = r->cap != 0 ? r->cap * 2 : 4;
+		struct lane_win *v;
+
+		if (cap > LANES_MAX)
+			cap = LANES_MAX;
+		v = realloc(r->lanes, cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		r->lanes = v;
+		r->cap = cap;
+	}
+	r->lanes[r->nlanes].lane = lane;
+	rtr_replay_init(&r->lanes[r->nlanes].win);
+	return &r->lanes[r->nlanes++].win;
+}
+
+/* Wipe and drop the outstanding JOIN's handshake state. */
+static void
+hs_free(struct sess *s)
+{
+	if (s->hs != NULL) {
+		rtr_noise_wipe(&s->hs->noise);
+		OPENSSL_cleanse(s->hs, sizeof(*s->hs));
+		free(s->hs);
+		s->hs = NULL;
+	}
+	s->rekeying = false;
+}
+
+/* Forget every key and handshake state: the session ends or joins again. */
+static void
+enc_reset(struct sess *s)
+{
+	hs_free(s);
+	key_free(&s->tx_key);
+	rx_phase_clear(&s->rx[0]);
+	rx_phase_clear(&s->rx[1]);
+	OPENSSL_cleanse(s->rekey_key, sizeof(s->rekey_key));
+	s->tx_ctr = 0;
+	s->tx_phase = 0;
+	s->challenge = 0;
+}
+
+/*
+ * Install the keys of a completed handshake as key phase `phase`: the uplink
+ * from counter 0, a downlink key with new windows. After a rekey the other
+ * phase's downlink key stays OLD_KEY_NS longer (the node moves its downlink
+ * only after our first frame under the new keys). Nothing changes on failure.
+ */
+static int
+enc_install(struct sess *s, const struct rtr_noise_keys *k, unsigned int phase, uint64_t now)
+{
+	struct rtr_aead_key *tx = key_new(k->send, k->key_len);
+	struct rtr_aead_key *rx = key_new(k->recv, k->key_len);
+
+	if (tx == NULL || rx == NULL) {
+		key_free(&tx);
+		key_free(&rx);
+		return -1;
+	}
+	key_free(&s->tx_key);
+	s->tx_key = tx;
+	s->tx_ctr = 0;
+	s->tx_phase = phase;
+	rx_phase_clear(&s->rx[phase]);
+	s->rx[phase].key = rx;
+	if (s->rx[phase ^ 1].key != NULL)
+		s->rx[phase ^ 1].expires = now + OLD_KEY_NS;
+	memcpy(s->rekey_key, k->rekey, sizeof(s->rekey_key));
+	return 0;
+}
+
+/* The next uplink counter of the current phase (2^64 - 1 is never used). */
+static int
+tx_counter(struct sess *s, uint64_t *ctr)
+{
+	if (s->tx_key == NULL || s->tx_ctr == UINT64_MAX)
+		return -1;
+	*ctr = s->tx_ctr++;
+	return 0;
+}
+
+/*
+ * Seal len bytes of pt (may be buf's own payload) into buf's payload, tag
+ * after it; buf's 32-byte header, already encoded, is the AAD.
+ */
+static int
+seal(const struct sess *s, uint8_t *buf, const uint8_t *pt, size_t len)
+{
+	uint8_t nonce[RTR_AEAD_NONCE_LEN];
+
+	nonce_of(nonce, buf);
+	return rtr_aead_seal(L.mgr, s->tx_key, nonce, buf, RTR_HDR_LEN, pt, len,
+			     buf + RTR_HDR_LEN, buf + RTR_HDR_LEN + len);
+}
+
+/*
+ * Authenticate and decrypt a downlink frame in place (len bytes: header
+ * and payload). Returns the plaintext length, or -1 with the reason counted.
+ * The key is chosen by KEY_PHASE; the lane's window is checked and updated
+ * only once the frame authenticated, so forgeries cannot move it and only
+ * authentic repeats count as replayed.
+ */
+static int
+enc_open(struct sess *s, const struct rtr_hdr *h, uint8_t *buf, size_t len)
+{
+	struct rx_phase *r = &s->rx[(h->flags & RTR_F_KEY_PHASE) ? 1 : 0];
+	uint8_t nonce[RTR_AEAD_NONCE_LEN];
+	struct rtr_replay *w;
+	size_t n;
+
+	if (!(h->flags & RTR_F_ENC)) {
+		s->cleartext++;		/* nothing reaches an encrypted member in clear */
+		return -1;
+	}
+	if (len < RTR_HDR_LEN + TAG_LEN) {
+		s->bad++;
+		return -1;
+	}
+	if (r->key == NULL) {
+		s->no_key++;
+		return -1;
+	}
+	n = len - RTR_HDR_LEN - TAG_LEN;
+	nonce_of(nonce, buf);
+	if (rtr_aead_open(L.mgr, r->key, nonce, buf, RTR_HDR_LEN, buf + RTR_HDR_LEN, n,
+			  buf + RTR_HDR_LEN, buf + RTR_HDR_LEN + n) != 0) {
+		s->auth_failed++;
+		return -1;
+	}
+	w = lane_win(r, (uint8_t)(h->counter >> RTR_LANE_SHIFT));
+	if (w == NULL) {
+		s->rx_errors++;		/* out of memory */
+		return -1;
+	}
+	if (!rtr_replay_check_update(w, h->counter)) {
+		s->replayed++;
+		return -1;
+	}
+	return (int)n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -659,7 +965,22 @@ put_str(uint8_t *p, const char *s, size_t len)
 	return p + 2 + len;
 }
 
-/* The JOIN: the same bytes on every retransmission (same counter). */
+/* The JOIN fields of 13.1 (token, App ID, channel, uid, role); their length. */
+static size_t
+join_fields(const struct sess *s, uint8_t *p0)
+{
+	uint8_t *p = p0;
+
+	p = put_str(p, s->token, s->token_len);
+	p = put_str(p, cfg.app_id, APP_ID_LEN);
+	p = put_str(p, s->channel, strlen(s->channel));
+	rtr_put32(p, s->uid);
+	p += 4;
+	*p++ = s->role;
+	return (size_t)(p - p0);
+}
+
+/* The plaintext JOIN: the same bytes on every retransmission (same counter). */
 static size_t
 join_build(const struct sess *s, uint8_t *buf)
 {
@@ -671,12 +992,7 @@ join_build(const struct sess *s, uint8_t *buf)
 	size_t len;
 
 	*p++ = 0;		/* suite: none */
-	p = put_str(p, s->token, s->token_len);
-	p = put_str(p, cfg.app_id, APP_ID_LEN);
-	p = put_str(p, s->channel, strlen(s->channel));
-	rtr_put32(p, s->uid);
-	p += 4;
-	*p++ = s->role;
+	p += join_fields(s, p);
 	len = (size_t)(p - buf);
 	if (len < RTR_JOIN_MIN_PAYLOAD) {
 		memset(p, 0, RTR_JOIN_MIN_PAYLOAD - len);
@@ -687,14 +1003,97 @@ join_build(const struct sess *s, uint8_t *buf)
 	return len;
 }
 
+/*
+ * A JOIN with a suite (13.1, 16.1) into a new s->hs: the header (member_id
+ * 0, or the current id for a rekey JOIN; flags 0), the suite, then Noise
+ * message 1 with a fresh ephemeral key, whose payload is the fields, for a
+ * rekey JOIN the rekey MAC (16.7), then zeros so that the UDP payload is at
+ * least 256 bytes. The prologue binds the header exactly as sent. The
+ * datagram is made once; retransmissions send the same bytes. 0 or -1.
+ */
+static int
+hs_start(struct sess *s, bool rekey)
+{
+	uint8_t pt[JOIN_ENC_PT_MAX], prologue[RTR_NOISE_PROLOGUE_LEN];
+	uint8_t e_pub[RTR_NOISE_KEY_LEN];
+	uint8_t mac_in[RTR_HDR_LEN + RTR_NOISE_KEY_LEN];
+	struct rtr_hdr h = {
+		.magic = RTR_MAGIC, .version = RTR_VERSION, .type = RTR_T_JOIN,
+		.member_id = rekey ? s->member_id : 0, .counter = s->join_ms,
+	};
+	unsigned int mac_len = 0;
+	struct hs *hs;
+	size_t n, mac_off = 0;
+	ssize_t m;
+	int rc = -1;
+
+	hs_free(s);
+	hs = calloc(1, sizeof(*hs));
+	if (hs == NULL)
+		return -1;
+	n = join_fields(s, pt);
+	if (rekey) {
+		mac_off = n;
+		n += REKEY_MAC_LEN;
+	}
+	if (n < JOIN_ENC_PT_MIN) {
+		memset(pt + n, 0, JOIN_ENC_PT_MIN - n);
+		n = JOIN_ENC_PT_MIN;
+	}
+	h.payload_len = (uint16_t)(1 + RTR_NOISE_OVERHEAD + n);
+	rtr_hdr_encode(hs->buf, &h);
+	hs->buf[RTR_HDR_LEN] = cfg.suite;
+	if (rtr_noise_prologue(prologue, cfg.suite, hs->buf) < 0 ||
+	    rtr_noise_init_initiator(&hs->noise, prologue, sizeof(prologue), cfg.server_key) != 0)
+		goto out;
+	if (rekey) {
+		/*
+		 * rekey_mac = HMAC-SHA256(rekey_key, header || e.pub) is sealed in
+		 * the message that carries e.pub: the handshake draws its fresh
+		 * ephemeral key first and tells us its public half.
+		 */
+		if (rtr_noise_draw_ephemeral(&hs->noise, e_pub) != 0)
+			goto out;
+		memcpy(mac_in, hs->buf, RTR_HDR_LEN);
+		memcpy(mac_in + RTR_HDR_LEN, e_pub, RTR_NOISE_KEY_LEN);
+		if (HMAC(EVP_sha256(), s->rekey_key, sizeof(s->rekey_key), mac_in, sizeof(mac_in),
+			 pt + mac_off, &mac_len) == NULL || mac_len != REKEY_MAC_LEN)
+			goto out;
+	}
+	m = rtr_noise_write_msg1(&hs->noise, pt, n, hs->buf + RTR_HDR_LEN + 1,
+				 sizeof(hs->buf) - RTR_HDR_LEN - 1);
+	if (m != (ssize_t)(n + RTR_NOISE_OVERHEAD))
+		goto out;
+	if (rekey && memcmp(hs->buf + RTR_HDR_LEN + 1, e_pub, RTR_NOISE_KEY_LEN) != 0)
+		goto out;
+	hs->len = RTR_HDR_LEN + 1 + (size_t)m;
+	s->hs = hs;
+	hs = NULL;
+	rc = 0;
+out:
+	OPENSSL_cleanse(pt, sizeof(pt));	/* the token */
+	if (hs != NULL) {
+		rtr_noise_wipe(&hs->noise);
+		OPENSSL_cleanse(hs, sizeof(*hs));
+		free(hs);
+	}
+	return rc;
+}
+
 static void
 join_send(struct sess *s, uint64_t now)
 {
-	uint8_t buf[JOIN_MAX_LEN > RTR_JOIN_MIN_PAYLOAD ? JOIN_MAX_LEN : RTR_JOIN_MIN_PAYLOAD];
-	size_t len = join_build(s, buf);
+	if (enc()) {
+		if (s->hs != NULL)
+			sess_send(s, s->hs->buf, s->hs->len);
+	} else {
+		uint8_t buf[JOIN_MAX_LEN > RTR_JOIN_MIN_PAYLOAD ? JOIN_MAX_LEN :
+			    RTR_JOIN_MIN_PAYLOAD];
+		size_t len = join_build(s, buf);
 
-	sess_send(s, buf, len);
-	explicit_bzero(buf, sizeof(buf));	/* it holds the token */
+		sess_send(s, buf, len);
+		explicit_bzero(buf, sizeof(buf));	/* it holds the token */
+	}
 	if (s->tries == 0)
 		s->join_sent = now;
 	s->deadline = now + retry_ms[s->tries] * NS_PER_MS;
@@ -713,6 +1112,15 @@ member_hdr(const struct sess *s, struct rtr_hdr *h, uint8_t type)
 	h->member_id = s->member_id;
 }
 
+/* A sealed frame's header: ENC, KEY_PHASE of the uplink, plaintext + tag. */
+static void
+sealed_hdr(const struct sess *s, struct rtr_hdr *h, uint8_t type, size_t pt_len)
+{
+	member_hdr(s, h, type);
+	h->flags = RTR_F_ENC | (s->tx_phase ? RTR_F_KEY_PHASE : 0);
+	h->payload_len = (uint16_t)(pt_len + TAG_LEN);
+}
+
 static void
 ka_build(const struct sess *s, const struct ka_slot *k, uint8_t *buf)
 {
@@ -726,51 +1134,116 @@ ka_build(const struct sess *s, const struct ka_slot *k, uint8_t *buf)
 	rtr_put64(buf + RTR_HDR_LEN + 8, k->stamp);
 }
 
+/* 16.5: path_token || challenge || send time, sealed; 72 bytes. */
+static int
+ka_build_enc(const struct sess *s, const struct ka_slot *k, uint8_t *buf)
+{
+	uint8_t *p = buf + RTR_HDR_LEN;
+	struct rtr_hdr h;
+
+	sealed_hdr(s, &h, RTR_T_KEEPALIVE, KA_ENC_PT);
+	h.counter = k->counter;
+	rtr_hdr_encode(buf, &h);
+	rtr_put64(p, s->path_token);
+	rtr_put64(p + 8, k->challenge);
+	rtr_put64(p + 16, k->stamp);
+	return seal(s, buf, p, KA_ENC_PT);
+}
+
 static void
 ka_send(struct sess *s, uint64_t now)
 {
 	struct ka_slot *k = &s->ka[s->ka_seq % KA_SLOTS];
-	uint8_t buf[KA_LEN];
+	uint8_t buf[KA_ENC_LEN > KA_LEN ? KA_ENC_LEN : KA_LEN];
+	uint64_t ctr = 0;
 
-	k->counter = ++s->ka_seq;
+	/* the counter: sealed, the uplink nonce; in clear, the keepalive number */
+	if (enc() && tx_counter(s, &ctr) < 0) {
+		s->send_errors++;
+		return;
+	}
+	s->ka_seq++;
+	k->counter = enc() ? ctr : s->ka_seq;
+	k->challenge = s->challenge;
 	k->stamp = real_ns();
 	k->sent = now;
 	k->used = true;
-	ka_build(s, k, buf);
-	if (sess_send(s, buf, sizeof(buf)) == 0)
+	if (!enc()) {
+		ka_build(s, k, buf);
+	} else if (ka_build_enc(s, k, buf) != 0) {
+		s->send_errors++;
+		return;
+	}
+	if (sess_send(s, buf, enc() ? KA_ENC_LEN : KA_LEN) == 0)
 		s->ka_sent++;
 }
 
 static void
 leave_send(struct sess *s)
 {
-	uint8_t buf[RTR_HDR_LEN];
+	uint8_t buf[RTR_HDR_LEN + TAG_LEN];
 	struct rtr_hdr h;
+	uint64_t ctr;
 
 	if (!s->member)
 		return;
-	member_hdr(s, &h, RTR_T_LEAVE);
-	rtr_hdr_encode(buf, &h);
-	sess_send(s, buf, sizeof(buf));
 	s->member = false;
+	if (!enc()) {
+		member_hdr(s, &h, RTR_T_LEAVE);
+		rtr_hdr_encode(buf, &h);
+		sess_send(s, buf, RTR_HDR_LEN);
+		return;
+	}
+	/* sealed, empty plaintext: the payload is the tag alone */
+	if (tx_counter(s, &ctr) < 0)
+		return;
+	sealed_hdr(s, &h, RTR_T_LEAVE, 0);
+	h.counter = ctr;
+	rtr_hdr_encode(buf, &h);
+	if (seal(s, buf, NULL, 0) == 0)
+		sess_send(s, buf, sizeof(buf));
 }
 
+/*
+ * MEDIA. Plaintext: the counter is the frame number. Sealed: the counter is
+ * the uplink nonce, so the frame number goes into the payload after the
+ * stamp, and every counter is used once, even for a frame the socket
+ * refused (a nonce is never reused).
+ */
 static void
 media_send(struct sess *s)
 {
-	uint8_t *buf = L.tx;
+	uint8_t *buf = L.tx, out[RTR_MAX_UDP_PAYLOAD];
 	struct rtr_hdr h;
+	uint64_t ctr;
 
-	member_hdr(s, &h, RTR_T_MEDIA);
-	h.flags = (uint16_t)(cfg.kind << RTR_F_KIND_SHIFT);
-	h.payload_len = (uint16_t)cfg.size;
-	h.counter = s->media_seq + 1;
-	rtr_hdr_encode(buf, &h);
 	rtr_put64(buf + RTR_HDR_LEN, real_ns());
 	rtr_put32(buf + RTR_HDR_LEN + 8, s->uid);
 	rtr_put64(buf + RTR_HDR_LEN + 12, s->channel_hash);
-	/* a frame that could not be sent does not use up a counter value */
-	if (sess_send(s, buf, RTR_HDR_LEN + cfg.size) == 0) {
+	if (!enc()) {
+		member_hdr(s, &h, RTR_T_MEDIA);
+		h.flags = (uint16_t)(cfg.kind << RTR_F_KIND_SHIFT);
+		h.payload_len = (uint16_t)cfg.size;
+		h.counter = s->media_seq + 1;
+		rtr_hdr_encode(buf, &h);
+	} else {
+		if (tx_counter(s, &ctr) < 0) {
+			s->send_errors++;
+			return;
+		}
+		sealed_hdr(s, &h, RTR_T_MEDIA, cfg.size);
+		h.flags |= (uint16_t)(cfg.kind << RTR_F_KIND_SHIFT);
+		h.counter = ctr;
+		rtr_hdr_encode(out, &h);
+		rtr_put64(buf + RTR_HDR_LEN + STAMP_LEN, s->media_seq + 1);
+		if (seal(s, out, buf + RTR_HDR_LEN, cfg.size) != 0) {
+			s->send_errors++;
+			return;
+		}
+		buf = out;
+	}
+	/* a frame that could not be sent does not use up a frame number */
+	if (sess_send(s, buf, RTR_HDR_LEN + cfg.size + (enc() ? TAG_LEN : 0)) == 0) {
 		s->media_seq++;
 		s->sent++;
 		s->sent_bytes += cfg.size;
@@ -782,6 +1255,8 @@ media_send(struct sess *s)
 
 static void run_on_active(struct sess *s, uint64_t now, bool first);
 static void run_on_fail(struct sess *s);
+static void run_on_moved(struct sess *s);
+static int sock_open(struct sess *s, unsigned int roam);
 
 static void
 ka_clear(struct sess *s)
@@ -790,28 +1265,43 @@ ka_clear(struct sess *s)
 }
 
 static void
-join_start(struct sess *s, uint64_t now)
-{
-	uint64_t ms = real_ns() / NS_PER_MS;
-
-	/* a new JOIN must carry a newer timestamp than the previous one */
-	s->join_ms = ms > s->join_ms ? ms : s->join_ms + 1;
-	s->state = S_JOIN;
-	s->tries = 0;
-	s->bad_answer = NULL;
-	ka_clear(s);
-	join_send(s, now);
-}
-
-static void
 sess_fail(struct sess *s, enum sess_fail why, unsigned int code, const char *detail)
 {
 	leave_send(s);
+	enc_reset(s);
 	s->state = S_DONE;
 	s->fail = why;
 	s->err_code = code;
 	s->fail_detail = detail;
 	run_on_fail(s);
+}
+
+static uint64_t
+join_stamp(const struct sess *s)
+{
+	uint64_t ms = real_ns() / NS_PER_MS;
+
+	/* a new JOIN must carry a newer timestamp than the previous one */
+	return ms > s->join_ms ? ms : s->join_ms + 1;
+}
+
+static void
+join_start(struct sess *s, uint64_t now)
+{
+	s->join_ms = join_stamp(s);
+	s->state = S_JOIN;
+	s->tries = 0;
+	s->bad_answer = NULL;
+	ka_clear(s);
+	if (enc()) {
+		/* a new member: a fresh handshake, new keys, new windows */
+		enc_reset(s);
+		if (hs_start(s, false) < 0) {
+			sess_fail(s, F_CRYPTO, 0, "cannot make the JOIN's handshake message");
+			return;
+		}
+	}
+	join_send(s, now);
 }
 
 /* Path lost (3 echoes missed) or a re-JOIN unanswered: leave, join anew. */
@@ -823,6 +1313,60 @@ rejoin(struct sess *s, uint64_t now, const char *why)
 	leave_send(s);
 	s->rejoins++;
 	join_start(s, now);
+}
+
+/*
+ * REKEY_REQUESTED (16.7): a rekey JOIN under the current member id, timed
+ * like any JOIN (tries, deadline). The session stays ACTIVE on its current
+ * keys until the JOIN_ACK; no answer: LEAVE and a fresh JOIN.
+ */
+static void
+rekey_start(struct sess *s, uint64_t now)
+{
+	s->join_ms = join_stamp(s);
+	if (hs_start(s, true) < 0) {
+		if (single())
+			fprintf(stderr, "rtr-client: cannot make a rekey JOIN; "
+				"the next request tries again\n");
+		return;
+	}
+	s->rekeying = true;
+	s->tries = 0;
+	join_send(s, now);
+}
+
+/*
+ * --roam-after: a new socket on another local port (opened before the old
+ * one is closed, so the port differs), the session kept as it is; a
+ * KEEPALIVE at once shows the node the new endpoint (16.6).
+ */
+static void
+sess_roam(struct sess *s, uint64_t now)
+{
+	int fd = sock_open(s, s->roams + 1);
+
+	s->roam_at = 0;
+	if (fd < 0)
+		return;
+	epoll_ctl(L.ep, EPOLL_CTL_DEL, s->fd, NULL);
+	close(s->fd);
+	s->fd = fd;
+	s->roams++;
+	s->roam_pending = true;
+	s->roam_probes = 0;
+	if (cfg.cmd == CMD_JOIN)
+		L.roam_end = now + ROAM_WAIT_NS;
+	if (single()) {
+		struct sockaddr_storage a;
+		socklen_t al = sizeof(a);
+		unsigned int port = 0;
+
+		if (getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+			port = ntohs(a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_port :
+				     ((struct sockaddr_in6 *)&a)->sin6_port);
+		fprintf(stderr, "rtr-client: moved to local port %u\n", port);
+	}
+	ka_send(s, now);
 }
 
 static void
@@ -886,6 +1430,30 @@ media_tick(struct sess *s, uint64_t now)
 }
 
 static void
+active_timer(struct sess *s, uint64_t now)
+{
+	unsigned int i;
+
+	if (s->rekeying && now >= s->deadline) {
+		if (s->tries < TRIES) {
+			join_send(s, now);
+		} else {
+			rejoin(s, now, "no answer to the rekey JOIN");
+			return;
+		}
+	}
+	for (i = 0; i < 2; i++)
+		if (s->rx[i].key != NULL && s->rx[i].expires != 0 && now >= s->rx[i].expires)
+			rx_phase_clear(&s->rx[i]);	/* the previous phase's key */
+	if (s->roam_at != 0 && now >= s->roam_at)
+		sess_roam(s, now);
+	if (now >= s->ka_next)
+		ka_tick(s, now);
+	if (s->state == S_ACTIVE && s->publishing)
+		media_tick(s, now);
+}
+
+static void
 sess_timer(struct sess *s, uint64_t now)
 {
 	switch (s->state) {
@@ -917,10 +1485,7 @@ sess_timer(struct sess *s, uint64_t now)
 			rejoin(s, now, "no KEEPALIVE echo after the JOIN_ACK");
 		break;
 	case S_ACTIVE:
-		if (now >= s->ka_next)
-			ka_tick(s, now);
-		if (s->state == S_ACTIVE && s->publishing)
-			media_tick(s, now);
+		active_timer(s, now);
 		break;
 	case S_DONE:
 		break;
@@ -930,12 +1495,73 @@ sess_timer(struct sess *s, uint64_t now)
 /* ---------------------------------------------------------------------- */
 /* Receiving                                                              */
 
+/*
+ * An encrypted JOIN_ACK (13.2): ENC, payload_len 82, suite || message 2.
+ * Message 2 is read on a copy of the handshake state, so that a forged
+ * answer (the counter it must echo is only a timestamp) cannot end the
+ * handshake that the real answer still needs. On success the 33 fields are
+ * in body and the transport keys in keys. 0, or -1 with bad_answer set.
+ */
+static int
+ack_open(struct sess *s, const struct rtr_hdr *h, const uint8_t *p,
+	 uint8_t body[ACK_BODY_LEN], struct rtr_noise_keys *keys)
+{
+	struct rtr_noise_state st;
+	int rc = -1;
+
+	if (!(h->flags & RTR_F_ENC)) {
+		s->bad_answer = "JOIN_ACK in clear to an encrypted JOIN";
+		return -1;
+	}
+	if (h->payload_len != ACK_ENC_PLEN) {
+		s->bad_answer = "encrypted JOIN_ACK of the wrong length";
+		return -1;
+	}
+	if (p[0] != cfg.suite || s->hs == NULL) {
+		s->bad_answer = "encrypted JOIN_ACK of another suite";
+		return -1;
+	}
+	st = s->hs->noise;
+	if (rtr_noise_read_msg2(&st, p + 1, ACK_ENC_PLEN - 1, body, ACK_BODY_LEN) ==
+	    ACK_BODY_LEN && rtr_noise_split(&st, cfg.suite, keys) == 0)
+		rc = 0;
+	else
+		s->bad_answer = "JOIN_ACK that does not authenticate";
+	rtr_noise_wipe(&st);
+	return rc;
+}
+
+/* The JOIN_ACK of a rekey JOIN: the new keys become the other key phase. */
+static void
+rekey_done(struct sess *s, const struct rtr_noise_keys *keys, const uint8_t *p, uint32_t ka,
+	   uint64_t now)
+{
+	if (enc_install(s, keys, s->tx_phase ^ 1, now) < 0) {
+		/* still on the current keys; the node asks again */
+		hs_free(s);
+		return;
+	}
+	hs_free(s);
+	s->expires_at = rtr_get32(p + 21);
+	s->path_token = rtr_get64(p + 25);
+	s->keepalive_ms = ka < KA_MIN_MS ? KA_MIN_MS : ka > KA_MAX_MS ? KA_MAX_MS : ka;
+	s->rekeys++;
+	if (single())
+		fprintf(stderr, "rtr-client: rekeyed: key phase %u\n", s->tx_phase);
+	/* the node moves the downlink to the new keys after our first frame under them */
+	ka_send(s, now);
+}
+
 static void
 rx_ack(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t now)
 {
+	bool rekey = s->state == S_ACTIVE && s->rekeying;
+	struct rtr_noise_keys keys = { 0 };
+	uint8_t body[ACK_BODY_LEN];
+	char why[64];
 	uint32_t ka;
 
-	if (s->state != S_JOIN || h->counter != s->join_ms) {
+	if ((s->state != S_JOIN && !rekey) || h->counter != s->join_ms) {
 		s->ignored++;		/* a retransmitted or stale answer */
 		return;
 	}
@@ -943,14 +1569,25 @@ rx_ack(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t now)
 	 * A malformed answer is ignored (it may be spoofed: the counter is a
 	 * timestamp); it is reported only if no good one comes.
 	 */
-	if (h->payload_len < ACK_BODY_LEN) {
+	if (enc()) {
+		if (ack_open(s, h, p, body, &keys) < 0) {
+			s->bad++;
+			return;
+		}
+		p = body;
+	} else if (h->payload_len < ACK_BODY_LEN) {
 		s->bad++;
 		s->bad_answer = "JOIN_ACK body too short";
 		return;
 	}
 	if (p[0] != 0) {
-		sess_fail(s, F_STATUS, p[0], NULL);
-		return;
+		if (rekey) {
+			snprintf(why, sizeof(why), "rekey JOIN_ACK with status %u", p[0]);
+			rejoin(s, now, why);
+		} else {
+			sess_fail(s, F_STATUS, p[0], NULL);
+		}
+		goto out;
 	}
 	ka = rtr_get32(p + 17);
 	if (rtr_get32(p + 1) == 0 || rtr_get32(p + 13) == 0 || ka == 0) {
@@ -958,7 +1595,23 @@ rx_ack(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t now)
 		s->bad_answer = rtr_get32(p + 1) == 0 ? "JOIN_ACK with app_index 0" :
 				rtr_get32(p + 13) == 0 ? "JOIN_ACK with member_id 0" :
 				"JOIN_ACK with keepalive_ms 0";
-		return;
+		goto out;
+	}
+	if (rekey) {
+		if (rtr_get32(p + 1) != s->app_index || rtr_get64(p + 5) != s->channel_hash ||
+		    rtr_get32(p + 13) != s->member_id) {
+			s->bad++;	/* a rekey keeps the membership; no answer: leave, join */
+			goto out;
+		}
+		rekey_done(s, &keys, p, ka, now);
+		goto out;
+	}
+	if (enc()) {
+		if (enc_install(s, &keys, 0, now) < 0) {
+			sess_fail(s, F_CRYPTO, 0, "cannot install the session keys");
+			goto out;
+		}
+		hs_free(s);
 	}
 	s->app_index = rtr_get32(p + 1);
 	s->channel_hash = rtr_get64(p + 5);
@@ -972,12 +1625,18 @@ rx_ack(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t now)
 	s->tries = 0;
 	ka_clear(s);
 	path_send(s, now);
+out:
+	rtr_noise_keys_wipe(&keys);
+	OPENSSL_cleanse(body, sizeof(body));
 }
 
 static void
-rx_error(struct sess *s, const struct rtr_hdr *h, const uint8_t *p)
+rx_error(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t now)
 {
-	if (s->state != S_JOIN || h->counter != s->join_ms) {
+	bool rekey = s->state == S_ACTIVE && s->rekeying;
+	char why[64];
+
+	if ((s->state != S_JOIN && !rekey) || h->counter != s->join_ms) {
 		s->ignored++;
 		return;
 	}
@@ -986,7 +1645,38 @@ rx_error(struct sess *s, const struct rtr_hdr *h, const uint8_t *p)
 		s->bad_answer = "ERROR without a code";
 		return;
 	}
+	if (rekey) {
+		/* in clear, so possibly spoofed: a fresh JOIN tells */
+		snprintf(why, sizeof(why), "rekey JOIN refused: %s", err_name(rtr_get16(p)));
+		rejoin(s, now, why);
+		return;
+	}
 	sess_fail(s, F_REFUSED, rtr_get16(p), NULL);
+}
+
+/* An echo was ours: RTT, path validated, keepalive misses cleared. */
+static void
+ka_matched(struct sess *s, struct ka_slot *k, uint64_t now)
+{
+	uint64_t rtt = now - k->sent;
+
+	k->used = false;
+	if (s->ka_echoes == 0 || rtt < s->rtt_min)
+		s->rtt_min = rtt;
+	if (rtt > s->rtt_max)
+		s->rtt_max = rtt;
+	s->rtt_sum += rtt;
+	s->ka_echoes++;
+	s->ka_echoed = true;
+	s->ka_missed = 0;
+	if (s->roam_pending && k->challenge != 0) {
+		/* a KEEPALIVE from the new port carried the node's challenge: moved */
+		s->roam_pending = false;
+		s->roams_confirmed++;
+		run_on_moved(s);
+	}
+	if (s->state == S_PATH)
+		sess_active(s, now);
 }
 
 static void
@@ -994,7 +1684,6 @@ rx_keepalive(struct sess *s, const struct rtr_hdr *h, const uint8_t *buf, size_t
 	     uint64_t now)
 {
 	uint8_t want[KA_LEN];
-	uint64_t rtt;
 	unsigned int i;
 
 	if ((s->state != S_PATH && s->state != S_ACTIVE) || len != KA_LEN) {
@@ -1013,41 +1702,80 @@ rx_keepalive(struct sess *s, const struct rtr_hdr *h, const uint8_t *buf, size_t
 		     rtr_get16(want + RTR_OFF_FLAGS)) ||
 		    memcmp(buf + RTR_OFF_PLEN, want + RTR_OFF_PLEN, KA_LEN - RTR_OFF_PLEN) != 0)
 			break;
-		k->used = false;
-		rtt = now - k->sent;
-		if (s->ka_echoes == 0 || rtt < s->rtt_min)
-			s->rtt_min = rtt;
-		if (rtt > s->rtt_max)
-			s->rtt_max = rtt;
-		s->rtt_sum += rtt;
-		s->ka_echoes++;
-		s->ka_echoed = true;
-		s->ka_missed = 0;
-		if (s->state == S_PATH)
-			sess_active(s, now);
+		ka_matched(s, k, now);
 		return;
 	}
 	s->ignored++;
 }
 
+/*
+ * A sealed KEEPALIVE echo (16.5), authenticated: ours if it names this
+ * membership and path token and carries the send time of one of the last
+ * KEEPALIVEs sent. Its challenge (16.6) and REKEY_REQUESTED (16.7) are
+ * followed whatever the send time.
+ */
 static void
-rx_media(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t rx_real)
+rx_keepalive_enc(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, size_t n,
+		 uint64_t now)
 {
-	struct peer *pr;
-	uint64_t ts, d;
-	uint32_t uid;
+	unsigned int i, phase = (h->flags & RTR_F_KEY_PHASE) ? 1 : 0;
+	uint64_t challenge, stamp;
 
-	if (!s->ever_active && s->state != S_PATH) {
-		s->unexpected++;	/* not a member yet: nothing can be checked */
+	if (n != KA_ENC_PT || h->app_index != s->app_index ||
+	    h->channel_hash != s->channel_hash || h->member_id != s->member_id ||
+	    rtr_get64(p) != s->path_token) {
+		s->ignored++;
 		return;
 	}
+	challenge = rtr_get64(p + 8);
+	stamp = rtr_get64(p + 16);
+	for (i = 0; i < KA_SLOTS; i++)
+		if (s->ka[i].used && s->ka[i].stamp == stamp)
+			break;
+	if (i < KA_SLOTS)
+		ka_matched(s, &s->ka[i], now);
+	else
+		s->ignored++;
+	if (s->state != S_PATH && s->state != S_ACTIVE)
+		return;
+	if (challenge != 0 && challenge != s->challenge) {
+		/* the node validates a new endpoint: answer with its challenge at once */
+		s->challenge = challenge;
+		ka_send(s, now);
+	} else if (challenge == 0 && s->roam_pending && s->roam_probes < ROAM_PROBES) {
+		/* moved, and the node has not drawn a challenge for the new port
+		 * yet (it does so off its fast path): ask again shortly rather than
+		 * a whole keepalive period later */
+		s->roam_probes++;
+		if (s->ka_next > now + ROAM_PROBE_NS)
+			s->ka_next = now + ROAM_PROBE_NS;
+	}
+	/*
+	 * Only under the current phase (older echoes predate the last rekey),
+	 * and once the previous rekey's overlap is over (its old downlink key
+	 * retired): the new keys go into that phase, and the node refuses them
+	 * until its own overlap ended. The node asks again in every echo.
+	 */
+	if ((h->flags & RTR_F_REKEY_REQUESTED) && s->state == S_ACTIVE && !s->rekeying &&
+	    phase == s->tx_phase && s->rx[phase ^ 1].key == NULL && !L.done)
+		rekey_start(s, now);
+}
+
+static void
+rx_media(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, size_t len,
+	 uint64_t rx_real)
+{
+	struct peer *pr;
+	uint64_t ts, d, seq;
+	uint32_t uid;
+
 	s->received++;
 	L.last_rx = mono_ns();
 	if (h->app_index != s->app_index || h->channel_hash != s->channel_hash) {
 		s->misdelivered++;
 		return;
 	}
-	if (h->payload_len < STAMP_LEN) {
+	if (len < (enc() ? STAMP_ENC_LEN : STAMP_LEN)) {
 		s->malformed++;
 		return;
 	}
@@ -1067,7 +1795,9 @@ rx_media(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t rx_
 		return;
 	}
 	pr->member_id = h->member_id;
-	if (peer_seq(pr, h->counter) != SEQ_NEW)
+	/* sealed, the header counter is the relay's nonce: the frame number is inside */
+	seq = enc() ? rtr_get64(p + STAMP_LEN) : h->counter;
+	if (peer_seq(pr, seq) != SEQ_NEW)
 		return;
 	if (ts > rx_real || (rx_real - ts) / NS_PER_US > LAT_MAX_US) {
 		s->clock_skew++;
@@ -1090,10 +1820,11 @@ rx_media(struct sess *s, const struct rtr_hdr *h, const uint8_t *p, uint64_t rx_
 }
 
 static void
-sess_rx(struct sess *s, const uint8_t *buf, size_t len, uint64_t rx_real, uint64_t now)
+sess_rx(struct sess *s, uint8_t *buf, size_t len, uint64_t rx_real, uint64_t now)
 {
-	const uint8_t *p = buf + RTR_HDR_LEN;
+	uint8_t *p = buf + RTR_HDR_LEN;
 	struct rtr_hdr h;
+	int n;
 
 	if (len < RTR_HDR_LEN) {
 		s->bad++;
@@ -1110,13 +1841,29 @@ sess_rx(struct sess *s, const uint8_t *buf, size_t len, uint64_t rx_real, uint64
 		rx_ack(s, &h, p, now);
 		break;
 	case RTR_T_ERROR:
-		rx_error(s, &h, p);
+		rx_error(s, &h, p, now);
 		break;
 	case RTR_T_KEEPALIVE:
-		rx_keepalive(s, &h, buf, len, now);
+		if (!enc()) {
+			rx_keepalive(s, &h, buf, len, now);
+			break;
+		}
+		if (s->state != S_PATH && s->state != S_ACTIVE) {
+			s->ignored++;
+			break;
+		}
+		n = enc_open(s, &h, buf, len);
+		if (n >= 0)
+			rx_keepalive_enc(s, &h, p, (size_t)n, now);
 		break;
 	case RTR_T_MEDIA:
-		rx_media(s, &h, p, rx_real);
+		if (!s->ever_active && s->state != S_PATH) {
+			s->unexpected++;	/* not a member yet: nothing can be checked */
+			break;
+		}
+		n = enc() ? enc_open(s, &h, buf, len) : (int)h.payload_len;
+		if (n >= 0)
+			rx_media(s, &h, p, (size_t)n, rx_real);
 		break;
 	default:
 		s->ignored++;
@@ -1182,9 +1929,13 @@ sess_readable(struct sess *s)
 static void
 run_on_active(struct sess *s, uint64_t now, bool first)
 {
+	if (first && cfg.roam_after_ns != 0)
+		s->roam_at = now + cfg.roam_after_ns;
 	switch (cfg.cmd) {
 	case CMD_JOIN:
-		L.done = true;
+		/* --roam-after: stay until the move, then until it is confirmed */
+		if (cfg.roam_after_ns == 0 || s->roams > 0)
+			L.done = true;
 		break;
 	case CMD_PUB:
 	case CMD_SUB:
@@ -1211,6 +1962,16 @@ run_on_active(struct sess *s, uint64_t now, bool first)
 		}
 		break;
 	}
+}
+
+/* --roam-after: an echo from the new port answered the node's challenge. */
+static void
+run_on_moved(struct sess *s)
+{
+	fprintf(stderr, "rtr-client: the node answered the new port's challenge: member_id %"
+		PRIu32 " moved\n", s->member_id);
+	if (cfg.cmd == CMD_JOIN)
+		L.done = true;
 }
 
 static void
@@ -1268,6 +2029,12 @@ run_check(uint64_t now)
 	struct sess *s = &L.sess[0];
 
 	switch (cfg.cmd) {
+	case CMD_JOIN:
+		if (L.roam_end != 0 && now >= L.roam_end) {
+			s->fail = F_NOROAM;
+			L.done = true;
+		}
+		break;
 	case CMD_PUB:
 		if (L.started && ((L.end && now >= L.end) || (cfg.count && s->sent >= cfg.count)))
 			L.done = true;
@@ -1292,6 +2059,10 @@ static uint64_t
 run_next(void)
 {
 	switch (cfg.cmd) {
+	case CMD_JOIN:
+		if (L.roam_end != 0)
+			return L.roam_end;
+		break;
 	case CMD_PUB:
 	case CMD_SUB:
 		if (L.started && L.end)
@@ -1359,48 +2130,66 @@ loop_run(void)
 /* ---------------------------------------------------------------------- */
 /* Sockets                                                                */
 
+/*
+ * A UDP socket connected to the relay, in the epoll set. With --bind
+ * ADDR:PORT, user i takes PORT + i, and its n-th move (--roam-after) PORT + i
+ * + n. Returns the descriptor or -1.
+ */
 static int
-sess_open(struct sess *s)
+sock_open(struct sess *s, unsigned int roam)
 {
 	struct sockaddr_storage local;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 	int one = 1, rcvbuf = single() ? 4 << 20 : 256 << 10;
+	int fd = socket(cfg.server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	s->fd = socket(cfg.server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
+	if (fd < 0) {
 		fprintf(stderr, "rtr-client: socket: %s\n", strerror(errno));
 		return -1;
 	}
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (cfg.bind_len != 0) {
+		in_port_t *port;
+		unsigned int pn;
+
 		local = cfg.bind;
-		if (local.ss_family == AF_INET) {
-			struct sockaddr_in *a = (struct sockaddr_in *)&local;
-
-			if (a->sin_port != 0)
-				a->sin_port = htons((uint16_t)(ntohs(a->sin_port) + s->id));
-		} else {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&local;
-
-			if (a->sin6_port != 0)
-				a->sin6_port = htons((uint16_t)(ntohs(a->sin6_port) + s->id));
+		port = local.ss_family == AF_INET ? &((struct sockaddr_in *)&local)->sin_port :
+		       &((struct sockaddr_in6 *)&local)->sin6_port;
+		pn = ntohs(*port);
+		if (pn != 0) {
+			pn += s->id + roam;
+			if (pn > 65535) {
+				fprintf(stderr, "rtr-client: --bind: port %u is past 65535\n", pn);
+				goto err;
+			}
+			*port = htons((uint16_t)pn);
 		}
-		if (bind(s->fd, (struct sockaddr *)&local, cfg.bind_len) < 0) {
+		if (bind(fd, (struct sockaddr *)&local, cfg.bind_len) < 0) {
 			fprintf(stderr, "rtr-client: --bind: %s\n", strerror(errno));
-			return -1;
+			goto err;
 		}
 	}
 	/* connected: the kernel passes up only datagrams from the server */
-	if (connect(s->fd, (struct sockaddr *)&cfg.server, cfg.server_len) < 0) {
+	if (connect(fd, (struct sockaddr *)&cfg.server, cfg.server_len) < 0) {
 		fprintf(stderr, "rtr-client: connect to %s: %s\n", cfg.server_arg, strerror(errno));
-		return -1;
+		goto err;
 	}
-	if (epoll_ctl(L.ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+	if (epoll_ctl(L.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fprintf(stderr, "rtr-client: epoll_ctl: %s\n", strerror(errno));
-		return -1;
+		goto err;
 	}
-	return 0;
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+static int
+sess_open(struct sess *s)
+{
+	s->fd = sock_open(s, 0);
+	return s->fd < 0 ? -1 : 0;
 }
 
 static int
@@ -1453,6 +2242,7 @@ sessions_close(void)
 
 		if (s->state != S_DONE)
 			leave_send(s);
+		enc_reset(s);
 		if (s->fd >= 0)
 			close(s->fd);
 		s->fd = -1;
@@ -1476,6 +2266,7 @@ sessions_free(void)
 struct rxsum {
 	uint64_t received, delivered, lost, dups, reordered, late, misdelivered;
 	uint64_t malformed, own, untracked, clock_skew, bad, ignored, socket_errors;
+	uint64_t auth_failed, replayed, no_key, cleartext;	/* sealed frames */
 };
 
 static void
@@ -1492,6 +2283,10 @@ rxsum_add(struct rxsum *r, const struct sess *s, bool gap_loss)
 	r->bad += s->bad;
 	r->ignored += s->ignored + s->unexpected;
 	r->socket_errors += s->rx_errors;
+	r->auth_failed += s->auth_failed;
+	r->replayed += s->replayed;
+	r->no_key += s->no_key;
+	r->cleartext += s->cleartext;
 	for (i = 0; i < s->peers.n; i++) {
 		const struct peer *p = &s->peers.v[i];
 
@@ -1549,6 +2344,36 @@ rxsum_json(json_t *o, const struct rxsum *r)
 	if (r->socket_errors)
 		json_object_set_new(o, "socket_errors", jint(r->socket_errors));
 	json_object_set_new(o, "ignored", jint(r->ignored));
+	if (enc()) {
+		json_object_set_new(o, "auth_failed", jint(r->auth_failed));
+		json_object_set_new(o, "replayed", jint(r->replayed));
+		json_object_set_new(o, "no_key", jint(r->no_key));
+		json_object_set_new(o, "cleartext", jint(r->cleartext));
+	}
+}
+
+/* The sums of one report over another (load: channels into the total). */
+static void
+rxsum_sum(struct rxsum *d, const struct rxsum *r)
+{
+	d->received += r->received;
+	d->delivered += r->delivered;
+	d->lost += r->lost;
+	d->dups += r->dups;
+	d->reordered += r->reordered;
+	d->late += r->late;
+	d->misdelivered += r->misdelivered;
+	d->malformed += r->malformed;
+	d->own += r->own;
+	d->untracked += r->untracked;
+	d->clock_skew += r->clock_skew;
+	d->bad += r->bad;
+	d->ignored += r->ignored;
+	d->socket_errors += r->socket_errors;
+	d->auth_failed += r->auth_failed;
+	d->replayed += r->replayed;
+	d->no_key += r->no_key;
+	d->cleartext += r->cleartext;
 }
 
 static json_t *
@@ -1556,6 +2381,13 @@ ka_json(const struct sess *s)
 {
 	json_t *o = json_pack("{s:o,s:o,s:o}", "sent", jint(s->ka_sent),
 			      "echoed", jint(s->ka_echoes), "rejoins", jint(s->rejoins));
+
+	if (enc())
+		json_object_set_new(o, "rekeys", jint(s->rekeys));
+	if (cfg.roam_after_ns != 0) {
+		json_object_set_new(o, "roams", jint(s->roams));
+		json_object_set_new(o, "roams_confirmed", jint(s->roams_confirmed));
+	}
 
 	if (s->ka_echoes)
 		json_object_set_new(o, "rtt_us",
@@ -1625,6 +2457,19 @@ sess_status(const struct sess *s, json_t *o)
 			 s->fail_detail);
 		rc = EXIT_FAIL;
 		break;
+	case F_CRYPTO:
+		status = "error";
+		err = "crypto";
+		snprintf(msg, sizeof(msg), "%s", s->fail_detail);
+		rc = EXIT_FAIL;
+		break;
+	case F_NOROAM:
+		status = "no_answer";
+		err = "roam";
+		snprintf(msg, sizeof(msg), "moved to a new local port, but no KEEPALIVE echo "
+			 "confirmed the move within %u s", (unsigned int)(ROAM_WAIT_NS / NS_PER_S));
+		rc = EXIT_NOANSWER;
+		break;
 	}
 	if (msg[0] != '\0')
 		fprintf(stderr, "rtr-client: %s\n", msg);
@@ -1646,6 +2491,8 @@ member_json(json_t *o, const struct sess *s)
 	json_object_set_new(o, "app_index", jint(s->app_index));
 	json_object_set_new(o, "expires_at", jint(s->expires_at));
 	json_object_set_new(o, "keepalive_ms", jint(s->keepalive_ms));
+	if (enc())
+		json_object_set_new(o, "enc", json_string(suite_names[cfg.suite]));
 }
 
 static void
@@ -1674,6 +2521,10 @@ print_rx_text(const struct sess *s, const struct rxsum *r)
 	if (r->late)
 		printf("late          %" PRIu64 " (too far behind to tell from duplicates)\n", r->late);
 	print_lat_text("latency_us", s->lat);
+	if (enc())
+		printf("sealed        auth_failed %" PRIu64 ", replayed %" PRIu64 ", no_key %" PRIu64
+		       ", cleartext %" PRIu64 "\n", r->auth_failed, r->replayed, r->no_key,
+		       r->cleartext);
 	if (r->clock_skew)
 		printf("clock_skew    %" PRIu64 " frames stamped in the future or > 60 s ago\n",
 		       r->clock_skew);
@@ -1720,6 +2571,8 @@ report_join(struct sess *s)
 		if (o != NULL) {
 			member_json(o, s);
 			json_object_set_new(o, "rtt_us", jint(s->rtt_min / NS_PER_US));
+			if (cfg.roam_after_ns != 0)
+				json_object_set_new(o, "keepalives", ka_json(s));
 		} else {
 			char when[64] = "";
 			time_t t = (time_t)s->expires_at;
@@ -1733,6 +2586,11 @@ report_join(struct sess *s)
 			printf("expires_at    %" PRIu32 "%s\n", s->expires_at, when);
 			printf("keepalive_ms  %" PRIu32 "\n", s->keepalive_ms);
 			printf("rtt_us        %" PRIu64 "\n", s->rtt_min / NS_PER_US);
+			if (enc())
+				printf("enc           %s\n", suite_names[cfg.suite]);
+			if (cfg.roam_after_ns != 0)
+				printf("roams         %u, confirmed %u, rejoins %u\n", s->roams,
+				       s->roams_confirmed, s->rejoins);
 		}
 	}
 	if (o != NULL)
@@ -1783,8 +2641,9 @@ report_single(struct sess *s, uint64_t now)
 		print_json(o);
 		return rc;
 	}
-	printf("member_id     %" PRIu32 "  channel_hash 0x%016" PRIx64 "  app_index %" PRIu32 "\n",
-	       s->member_id, s->channel_hash, s->app_index);
+	printf("member_id     %" PRIu32 "  channel_hash 0x%016" PRIx64 "  app_index %" PRIu32 "%s%s\n",
+	       s->member_id, s->channel_hash, s->app_index, enc() ? "  enc " : "",
+	       enc() ? suite_names[cfg.suite] : "");
 	if (cfg.cmd == CMD_PUB)
 		printf("sent          %" PRIu64 " %s frames of %u bytes in %.3f s (%.1f frames/s)"
 		       ", %" PRIu64 " send errors\n", s->sent, kind_names[cfg.kind], cfg.size, dur,
@@ -1801,7 +2660,12 @@ report_single(struct sess *s, uint64_t now)
 		printf(", rtt min/avg/max %" PRIu64 "/%" PRIu64 "/%" PRIu64 " us",
 		       s->rtt_min / NS_PER_US, s->rtt_sum / s->ka_echoes / NS_PER_US,
 		       s->rtt_max / NS_PER_US);
-	printf(", rejoins %u\n", s->rejoins);
+	printf(", rejoins %u", s->rejoins);
+	if (enc())
+		printf(", rekeys %u", s->rekeys);
+	if (cfg.roam_after_ns != 0)
+		printf(", roams %u (confirmed %u)", s->roams, s->roams_confirmed);
+	printf("\n");
 	fflush(stdout);
 	return rc;
 }
@@ -1812,7 +2676,7 @@ report_load(uint64_t now)
 	json_t *o = json_object(), *chans = json_array(), *fails = json_object(), *t;
 	struct rxsum total = { 0 };
 	struct hist *all = calloc(1, sizeof(*all));
-	uint64_t sent_total = 0, expected_total = 0, rejoins = 0, icmp = 0;
+	uint64_t sent_total = 0, expected_total = 0, rejoins = 0, rekeys = 0, icmp = 0;
 	unsigned int c, i, refused = 0, noanswer = 0;
 	int rc;
 
@@ -1847,20 +2711,7 @@ report_load(uint64_t now)
 		hist_merge(all, &ch->lat);
 		sent_total += sent;
 		expected_total += expected;
-		total.received += r.received;
-		total.delivered += r.delivered;
-		total.lost += r.lost;
-		total.dups += r.dups;
-		total.reordered += r.reordered;
-		total.late += r.late;
-		total.misdelivered += r.misdelivered;
-		total.malformed += r.malformed;
-		total.own += r.own;
-		total.untracked += r.untracked;
-		total.clock_skew += r.clock_skew;
-		total.bad += r.bad;
-		total.ignored += r.ignored;
-		total.socket_errors += r.socket_errors;
+		rxsum_sum(&total, &r);
 	}
 	for (i = 0; i < L.nsess; i++) {
 		struct sess *s = &L.sess[i];
@@ -1868,6 +2719,7 @@ report_load(uint64_t now)
 		char name[32];
 
 		rejoins += s->rejoins;
+		rekeys += s->rekeys;
 		icmp += s->icmp;
 		switch (s->fail) {
 		case F_NONE:
@@ -1896,6 +2748,12 @@ report_load(uint64_t now)
 			break;
 		case F_BADANSWER:
 			key = "malformed_answer";
+			break;
+		case F_CRYPTO:
+			key = "crypto";
+			break;
+		case F_NOROAM:
+			key = "no_roam";
 			break;
 		}
 		if (key != NULL) {
@@ -1927,6 +2785,10 @@ report_load(uint64_t now)
 	json_object_set_new(o, "joined", jint(L.joined));
 	json_object_set_new(o, "failed", fails);
 	json_object_set_new(o, "rejoins", jint(rejoins));
+	if (enc()) {
+		json_object_set_new(o, "enc", json_string(suite_names[cfg.suite]));
+		json_object_set_new(o, "rekeys", jint(rekeys));
+	}
 	if (icmp)
 		json_object_set_new(o, "icmp_unreachable", jint(icmp));
 	json_object_set_new(o, "join_ms", L.join_time.n == 0 ? json_null() :
@@ -1950,7 +2812,7 @@ report_load(uint64_t now)
 enum opt_id {
 	O_SERVER = 256, O_BIND, O_APP_ID, O_TOKEN, O_TOKEN_FILE, O_CHANNEL, O_UID, O_ROLE,
 	O_JSON, O_RATE, O_COUNT, O_DURATION, O_EXPECT, O_KIND, O_SIZE, O_USERS, O_CHANNELS,
-	O_TOKENS, O_JOIN_RATE, O_END
+	O_TOKENS, O_JOIN_RATE, O_ENC, O_SERVER_KEY, O_SERVER_KEY_FILE, O_ROAM_AFTER, O_END
 };
 #define O_N	(O_END - O_SERVER)
 
@@ -1981,6 +2843,10 @@ static const struct optdef optdefs[O_N] = {
 	OD(O_CHANNELS, "channels", required_argument, CMD_LOAD),
 	OD(O_TOKENS, "tokens", required_argument, CMD_LOAD),
 	OD(O_JOIN_RATE, "join-rate", required_argument, CMD_LOAD),
+	OD(O_ENC, "enc", required_argument, CMD_ALL),
+	OD(O_SERVER_KEY, "server-key", required_argument, CMD_ALL),
+	OD(O_SERVER_KEY_FILE, "server-key-file", required_argument, CMD_ALL),
+	OD(O_ROAM_AFTER, "roam-after", required_argument, CMD_ONE),
 };
 
 static void
@@ -2000,21 +2866,29 @@ usage(FILE *f)
 "  --bind ADDR[:PORT]    local address and port (load: port + i for user i)\n"
 "  --app-id HEX          the App ID, 32 hex characters\n"
 "  --json                JSON on stdout\n"
+"  --server-key HEX      the node's public X25519 key, 64 hex characters (rtrctl node\n"
+"                        show): join with a Noise handshake, every frame sealed\n"
+"  --server-key-file F   the same from a file: the key alone, or rtrctl's JSON\n"
+"  --enc none|aes128gcm|aes256gcm   default aes128gcm with a server key, else none\n"
 "join, pub, sub:\n"
 "  --token-file FILE     file whose first line is the AccessToken2 ('-': stdin)\n"
 "  (tokens are never taken on the command line: other local users could read it)\n"
 "  --channel NAME        channel name, 1-64 bytes\n"
 "  --uid N               user id, 0-4294967295\n"
 "  --role pub|sub        default: sub for 'sub', pub otherwise\n"
+"  --roam-after S        S s after joining, move to another local port (new socket),\n"
+"                        keeping the session (join: then wait for the move to be\n"
+"                        confirmed)\n"
 "pub:  --rate FPS (default 50) --count N and/or --duration S\n"
-"      --kind audio|video|data (default audio) --size BYTES (payload, %d-%d, default 200)\n"
+"      --kind audio|video|data (default audio) --size BYTES (payload, %d-%d, default 200;\n"
+"      sealed: the plaintext, %d-%d)\n"
 "sub:  --duration S (default 10) --expect N (stop once N frames arrived)\n"
 "load: --tokens FILE (lines 'channel uid token') --users N --channels C --rate R\n"
 "      --duration D [--kind K] [--size B] [--join-rate JOINS/S (default 500)]\n"
 "      user i is in the (i %% C)-th channel named in FILE and takes its next line\n"
 "\n"
 "exit: 0 done, 1 refused (ERROR), 2 usage, 3 failure, 4 no answer\n",
-		RTR_DEFAULT_PORT, STAMP_LEN, MEDIA_MAX);
+		RTR_DEFAULT_PORT, STAMP_LEN, MEDIA_MAX, STAMP_ENC_LEN, MEDIA_ENC_MAX);
 }
 
 static int
@@ -2314,6 +3188,77 @@ load_assign(void)
 	return 0;
 }
 
+/* 64 hex characters into the 32-byte key; -1 if they are not that. */
+static int
+parse_key_hex(const char *hex, size_t n, uint8_t key[RTR_NOISE_KEY_LEN])
+{
+	size_t i;
+
+	if (n != 2 * RTR_NOISE_KEY_LEN)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)hex[i]))
+			return -1;
+	for (i = 0; i < RTR_NOISE_KEY_LEN; i++) {
+		char b[3] = { hex[2 * i], hex[2 * i + 1], '\0' };
+
+		key[i] = (uint8_t)strtoul(b, NULL, 16);
+	}
+	return 0;
+}
+
+/*
+ * --server-key-file: the hex key on the first line, or the JSON object that
+ * rtrctl node show prints (its "public_key").
+ */
+static int
+read_server_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	const char *hex;
+	size_t n;
+	int rc;
+
+	if (f == NULL)
+		return bad("--server-key-file: cannot open '%s': %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	hex = buf + strspn(buf, " \t\r\n");
+	if (hex[0] == '{') {
+		json_t *o = json_loads(hex, 0, NULL);
+		const char *v = json_string_value(json_object_get(o, "public_key"));
+
+		rc = v != NULL ? parse_key_hex(v, strlen(v), cfg.server_key) : -1;
+		json_decref(o);
+	} else {
+		rc = parse_key_hex(hex, strcspn(hex, " \t\r\n"), cfg.server_key);
+	}
+	if (rc < 0)
+		return bad("--server-key-file: '%s' holds no key (64 hex characters, or JSON "
+			   "with \"public_key\")", path);
+	return 0;
+}
+
+/*
+ * A key a handshake can use: message 1 needs DH(e, key), which refuses the
+ * all-zero result of a low-order point. Tried once, here, with a throw-away
+ * state.
+ */
+static bool
+server_key_ok(void)
+{
+	uint8_t msg[RTR_NOISE_OVERHEAD];
+	struct rtr_noise_state st;
+	bool ok;
+
+	ok = rtr_noise_init_initiator(&st, NULL, 0, cfg.server_key) == 0 &&
+	     rtr_noise_write_msg1(&st, NULL, 0, msg, sizeof(msg)) == RTR_NOISE_OVERHEAD;
+	rtr_noise_wipe(&st);
+	return ok;
+}
+
 static int
 raise_nofile(unsigned int need)
 {
@@ -2418,6 +3363,36 @@ parse_args(int argc, char **argv)
 		return bad("--app-id: '%s' is not 32 hex characters", val[O_APP_ID - O_SERVER]);
 	memcpy(cfg.app_id, val[O_APP_ID - O_SERVER], APP_ID_LEN);
 	cfg.json = val[O_JSON - O_SERVER] != NULL;
+
+	/* encryption: with the node's key, aes128gcm unless --enc says otherwise */
+	if (val[O_SERVER_KEY - O_SERVER] != NULL && val[O_SERVER_KEY_FILE - O_SERVER] != NULL)
+		return bad("give --server-key or --server-key-file, not both");
+	if (val[O_SERVER_KEY - O_SERVER] != NULL) {
+		const char *k = val[O_SERVER_KEY - O_SERVER];
+
+		if (parse_key_hex(k, strlen(k), cfg.server_key) < 0)
+			return bad("--server-key: not 64 hex characters (rtrctl node show: public_key)");
+		cfg.suite = RTR_NOISE_SUITE_AES128GCM;
+	} else if (val[O_SERVER_KEY_FILE - O_SERVER] != NULL) {
+		if (read_server_key(val[O_SERVER_KEY_FILE - O_SERVER]) < 0)
+			return -1;
+		cfg.suite = RTR_NOISE_SUITE_AES128GCM;
+	}
+	if (val[O_ENC - O_SERVER] != NULL) {
+		const char *e = val[O_ENC - O_SERVER];
+		bool have_key = cfg.suite != 0;
+
+		for (i = 0; i < 3 && strcmp(e, suite_names[i]) != 0; i++)
+			;
+		if (i == 3)
+			return bad("--enc: '%s' is not none, aes128gcm or aes256gcm", e);
+		cfg.suite = (uint8_t)i;
+		if (cfg.suite != 0 && !have_key)
+			return bad("--enc %s needs the node's public key: --server-key HEX or "
+				   "--server-key-file FILE", e);
+	}
+	if (cfg.suite != 0 && !server_key_ok())
+		return bad("the server key is not a usable X25519 public key");
 	cfg.kind = RTR_KIND_AUDIO;
 	cfg.size = 200;
 	cfg.rate = 50;
@@ -2434,7 +3409,9 @@ parse_args(int argc, char **argv)
 		}
 	}
 	if (val[O_SIZE - O_SERVER] != NULL) {
-		if (parse_u64("size", val[O_SIZE - O_SERVER], STAMP_LEN, MEDIA_MAX, &u) < 0)
+		/* sealed: the plaintext, with the frame number, and room for the tag */
+		if (parse_u64("size", val[O_SIZE - O_SERVER], cfg.suite ? STAMP_ENC_LEN : STAMP_LEN,
+			      cfg.suite ? MEDIA_ENC_MAX : MEDIA_MAX, &u) < 0)
 			return -1;
 		cfg.size = (unsigned int)u;
 	}
@@ -2496,6 +3473,16 @@ parse_args(int argc, char **argv)
 	if (parse_u64("uid", val[O_UID - O_SERVER], 0, UINT32_MAX, &u) < 0)
 		return -1;
 	cfg.uid = (uint32_t)u;
+	if (val[O_ROAM_AFTER - O_SERVER] != NULL) {
+		double d;
+
+		if (parse_num("roam-after", val[O_ROAM_AFTER - O_SERVER], 0, 31 * 86400, true,
+			      &d) < 0)
+			return -1;
+		cfg.roam_after_ns = (uint64_t)(d * (double)NS_PER_S);
+		if (cfg.roam_after_ns == 0)
+			cfg.roam_after_ns = 1;
+	}
 	cfg.role = cfg.cmd == CMD_SUB ? RTR_ROLE_SUBSCRIBER : RTR_ROLE_PUBLISHER;
 	if (val[O_ROLE - O_SERVER] != NULL) {
 		const char *r = val[O_ROLE - O_SERVER];
@@ -2606,6 +3593,16 @@ main(int argc, char **argv)
 		L.sess[0].role = cfg.role;
 	}
 
+	if (cfg.suite != 0) {
+		L.mgr = rtr_aead_mgr_new();
+		if (L.mgr == NULL) {
+			fprintf(stderr, "rtr-client: AES-GCM (ipsec-mb) unavailable: %s\n",
+				strerror(errno));
+			wipe_secrets();
+			return EXIT_FAIL;
+		}
+	}
+
 	/* the MEDIA template: a recognisable filler after the 20-byte stamp */
 	for (i = RTR_HDR_LEN + STAMP_LEN; i < sizeof(L.tx); i++)
 		L.tx[i] = (uint8_t)(i - RTR_HDR_LEN);
@@ -2650,5 +3647,6 @@ main(int argc, char **argv)
 	free_lines();
 	free(L.chans);
 	close(L.ep);
+	rtr_aead_mgr_free(L.mgr);
 	return rc;
 }
