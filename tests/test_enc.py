@@ -4,6 +4,7 @@ client namespace, sealed and opened by tests/encclient.py — a Python
 implementation written from the protocol document, sharing no code with the C
 one."""
 import itertools
+import json
 import os
 import struct
 import subprocess
@@ -15,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from encclient import F_ENC, F_KEY_PHASE, F_REKEY, KEEPALIVE, MEDIA, EncMember, hdr, unhdr
 from netns import SVC4
 from noise_ref import pub_of
-from rtr import drops, join_frame, media, parse_reply, wait_for
+from rtr import CLIENT, drops, media, parse_reply, wait_for
 from system import APP_ID, System
 
 
@@ -402,3 +403,102 @@ def test_forged_frames_from_elsewhere_are_capped_and_keys_never_reach_the_store(
         k = m.keys[0]
         for secret in (k.c2n, k.n2c, k.rekey):
             assert secret not in store, "a session key in the store"
+
+
+# ---- with rtr-client ------------------------------------------------------
+
+def client(s, cmd, uid, *args, port, channel="lobby"):
+    """rtr-client in the client namespace, with the node's key; JSON report."""
+    tok = os.path.join(s.dir, "token-%d" % uid)
+    with open(tok, "w") as f:
+        f.write(s.token(channel, uid, "pub" if cmd == "pub" else "sub") + "\n")
+    argv = ["ip", "netns", "exec", s.net.cl, CLIENT, cmd, "--server", SVC4 + ":7700",
+            "--app-id", APP_ID, "--token-file", tok, "--channel", channel, "--uid", str(uid),
+            "--server-key", s.cd.ctl("node", "show")["public_key"], "--bind",
+            "0.0.0.0:%d" % port, "--json"] + [str(a) for a in args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def report(p, timeout=60):
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, (p.returncode, out, err)
+    return json.loads(out)
+
+
+def test_rtr_client_rekeys_under_traffic_without_loss_and_the_capture_stays_sealed(tmp_path):
+    cap = str(tmp_path / "client.pcap")
+    with System("enc_client_rekey", enc="required",
+                dp_args=("--idle-timeout", "30", "--rekey-frames", "300")) as s:
+        tshark = subprocess.Popen(["ip", "netns", "exec", s.net.cl, "tshark", "-i", "cl0",
+                                   "-f", "udp port 7700", "-w", cap],
+                                  stderr=subprocess.PIPE, text=True)
+        for line in tshark.stderr:
+            if "Capturing on" in line:
+                break
+        sub = client(s, "sub", 1101, "--duration", 25, "--expect", 3600, port=43101)
+        wait_for(lambda: len(active(s)) == 1, what="the subscriber active")
+        pub = client(s, "pub", 1102, "--rate", 400, "--count", 3600, "--size", 300, port=43102)
+        rp, rs = report(pub), report(sub)
+        st = s.dp.stats()
+        cd = s.cd.ctl("status")
+        tokens = [open(os.path.join(s.dir, "token-%d" % u)).read().strip() for u in (1101, 1102)]
+        tshark.terminate()
+        tshark.wait(20)
+    data = open(cap, "rb").read()
+    kp, ks = rp["keepalives"], rs["keepalives"]
+    assert rs["delivered"] == 3600 and rs["lost"] == 0, rs
+    assert rs["auth_failed"] == 0 and rs["replayed"] == 0 and rp["auth_failed"] == 0
+    # the publisher's uplink and the subscriber's downlink pass 300 frames a key
+    assert kp["rekeys"] >= 2 and ks["rekeys"] >= 2, (kp, ks)
+    assert kp["rejoins"] == 0 and ks["rejoins"] == 0
+    assert cd["joins_rekeyed"] == kp["rekeys"] + ks["rekeys"]
+    assert st["main"]["rekeys"] == cd["joins_rekeyed"]
+    for r in ("enc_auth_failed", "enc_replay", "enc_no_key", "enc_plaintext_frame"):
+        assert st["drops"][r] == 0, (r, st["drops"])
+    for tok in tokens:
+        assert tok.encode() not in data and tok[3:40].encode() not in data
+    # rtr-client's payload filler, byte k = k mod 256, never in clear
+    assert bytes(range(28, 92)) not in data
+    assert len(data) > 3600 * 300
+
+
+def test_rtr_client_roams_to_a_new_port_and_the_downlink_follows():
+    with System("enc_client_roam", enc="required") as s:
+        sub = client(s, "sub", 1201, "--duration", 8, "--expect", 1200, "--roam-after", 2,
+                     port=43201)
+        wait_for(lambda: len(active(s)) == 1, what="the subscriber active")
+        pub = client(s, "pub", 1202, "--rate", 200, "--count", 1200, port=43210)
+        wait_for(lambda: s.cd.ctl("status")["members_roamed"] == 1, what="the move")
+        ports = sorted(m["udp_port"] for m in s.cd.ctl("member", "list", APP_ID, "lobby"))
+        rp, rs = report(pub), report(sub)
+        main, cd = s.dp.stats()["main"], s.cd.ctl("status")
+    k = rs["keepalives"]
+    assert k["roams"] == 1 and k["roams_confirmed"] == 1, rs
+    assert main["roams"] == 1 and cd["members_roamed"] == 1
+    # copies sent to the old port while the move was being validated are lost
+    assert rs["delivered"] >= 1200 - 40 and rs["auth_failed"] == 0, rs
+    assert rs["senders"][0]["last"] == 1200, "the downlink followed the move"
+    assert ports == [43202, 43210], "the store has the subscriber's new port (43201 + 1)"
+    assert rp["sent"] == 1200
+
+
+def test_rtr_client_rejoins_with_a_fresh_handshake_after_a_dataplane_restart():
+    with System("enc_client_restart", enc="required") as s:
+        sub = client(s, "sub", 1301, "--duration", 22, port=43301)
+        wait_for(lambda: len(active(s)) == 1, what="the subscriber active")
+        pub = client(s, "pub", 1302, "--rate", 100, "--duration", 16, port=43302)
+        wait_for(lambda: s.dp.stats()["media_out"] >= 200, what="traffic")
+        gen1 = s.cd.ctl("status")["generation"]
+        s.dp.stop()
+        s.dp = s.new_dataplane()
+        wait_for(lambda: s.cd.attached() and s.cd.ctl("status")["generation"] != gen1,
+                 what="controld on the new dataplane")
+        wait_for(lambda: len(active(s)) == 2, timeout=20, what="both clients joined again")
+        rp, rs = report(pub), report(sub)
+        st = s.dp.stats()
+    kp, ks = rp["keepalives"], rs["keepalives"]
+    assert kp["rejoins"] == 1 and ks["rejoins"] == 1, (kp, ks)
+    assert rs["auth_failed"] == 0 and rs["replayed"] == 0
+    sender = rs["senders"][0]
+    assert sender["last"] >= rp["sent"] - 5, "frames flowed again after the re-JOIN"
+    assert st["media_out"] > 0 and st["main"]["enc_members"] == 0, "wiped after the LEAVEs"
