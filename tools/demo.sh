@@ -62,7 +62,9 @@ done
 
 echo "== an app (its certificate from a file, never on a command line) and $USERS tokens"
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/cert"
-$RTRCTL app add $APP_ID --cert-file "$WORK/cert" --name demo --enc off --max-members 100
+# the default encryption policy: required (every member joins with a Noise
+# handshake, every frame is sealed with AES-GCM)
+$RTRCTL app add $APP_ID --cert-file "$WORK/cert" --name demo --max-members 100
 $RTRCTL app list
 for u in $(seq 0 $((USERS - 1))); do
 	ch=room-$((u % CHANNELS))
@@ -70,8 +72,12 @@ for u in $(seq 0 $((USERS - 1))); do
 		--channel $ch --uid $((1000 + u)) --role pub --expire 600)"
 done >"$WORK/tokens"
 
-echo "== $USERS rtr-client users over $CHANNELS channels, 25 frames/s each, for $((SECS + 2)) s"
+echo "== the node's public key, which clients need to join (rtrctl node show)"
+$RTRCTL --json node show >"$WORK/node.json"
+cat "$WORK/node.json"
+echo "== $USERS rtr-client users over $CHANNELS channels, 25 frames/s each, for $((SECS + 2)) s, AES-128-GCM"
 ip netns exec $NS_CL "$BUILD/rtr-client" load --server 10.77.0.1:7700 --app-id $APP_ID \
+	--server-key-file "$WORK/node.json" --enc aes128gcm \
 	--tokens "$WORK/tokens" --users "$USERS" --channels "$CHANNELS" --rate 25 \
 	--duration $((SECS + 2)) >"$WORK/load.json" 2>"$WORK/load.err" &
 LOAD_PID=$!
