@@ -28,6 +28,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -857,6 +858,24 @@ test_attach_errors(void **state)
 	assert_int_equal(chmod_seg(f->inst, "stats", 0644), 0);
 	assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_STATS, &c), -EPERM);
 	assert_int_equal(chmod_seg(f->inst, "stats", 0640), 0);
+	/* ... or planted by another user (not root, not us, not rtrelay) */
+	{
+		char path[128];
+		struct passwd *pw = getpwnam("rtrelay");
+		uid_t stranger = 64999;
+
+		if (pw != NULL && pw->pw_uid == stranger)
+			stranger--;
+		shm_path(path, sizeof(path), f->inst, "stats");
+		if (geteuid() == 0) {
+			assert_int_equal(chown(path, stranger, (gid_t)-1), 0);
+			assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_STATS, &c), -EPERM);
+			assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+			assert_int_equal(rtr_seg_attach(f->inst, RTR_ATTACH_STATS, &c), 0);
+			rtr_seg_detach(c);
+			c = NULL;
+		}
+	}
 
 	/* corrupted magic, ABI, size */
 	h->magic ^= 0xff;
