@@ -8,12 +8,8 @@ import json
 import os
 import struct
 import subprocess
-import time
 
-import pytest
-from cryptography.exceptions import InvalidTag
-
-from encclient import F_ENC, F_KEY_PHASE, F_REKEY, KEEPALIVE, MEDIA, EncMember, hdr, unhdr
+from encclient import F_ENC, F_KEY_PHASE, F_REKEY, KEEPALIVE, MEDIA, EncMember
 from netns import SVC4
 from noise_ref import pub_of
 from rtr import CLIENT, drops, media, parse_reply, wait_for
