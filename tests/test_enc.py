@@ -10,7 +10,7 @@ import struct
 import subprocess
 
 from encclient import F_ENC, F_KEY_PHASE, F_REKEY, KEEPALIVE, MEDIA, EncMember
-from netns import SVC4
+from netns import SVC4, SVC6
 from noise_ref import pub_of
 from rtr import CLIENT, drops, media, parse_reply, wait_for
 from system import APP_ID, System
@@ -498,3 +498,53 @@ def test_rtr_client_rejoins_with_a_fresh_handshake_after_a_dataplane_restart():
     sender = rs["senders"][0]
     assert sender["last"] >= rp["sent"] - 5, "frames flowed again after the re-JOIN"
     assert st["media_out"] > 0 and st["main"]["enc_members"] == 0, "wiped after the LEAVEs"
+
+
+def test_a_move_to_an_address_the_isolation_rules_deny_removes_the_member():
+    """The member moves from IPv4 to IPv6; the new path validates, the
+    dataplane moves it, and rtr-controld, told on notify, holds it to the
+    isolation rules there: a denied prefix removes it (audited)."""
+    with System("enc_roam_denied", enc="required") as s:
+        s.cd.ctl("acl", "add", "deny", "fd77::/64")
+        sub = enc_member(s, 43401, 3401, role=2)
+        wait_for(lambda: len(active(s)) == 1, what="active over IPv4")
+
+        def ka6(challenge=0):
+            h = s.net.run_agent("ka", "--sport", 43411, "--dst", SVC6, "--frame",
+                                sub.keepalive(challenge=challenge).hex(), "--timeout", 3)
+            return sub.open(bytes.fromhex(h))[1] if h else None
+
+        first = ka6()
+        wait_for(lambda: s.dp.stats()["roam_candidates"] >= 1, what="candidate")
+        challenge = 0
+        for _ in range(50):
+            pt = ka6()
+            challenge = struct.unpack("!Q", pt[8:16])[0]
+            if challenge:
+                break
+        ka6(challenge)
+        wait_for(lambda: s.cd.ctl("member", "list", APP_ID, "lobby") == [],
+                 what="the member removed after moving into a denied prefix")
+        roams = s.dp.stats()["main"]["roams"]
+        tail = s.cd.ctl("audit", "tail", "20")
+    assert first is not None and challenge != 0 and roams == 1
+    cmds = [(e.get("cmd"), e.get("args", {}).get("why")) for e in tail]
+    assert ("member.roam", None) in cmds
+    assert ("member.remove", "moved to an address the isolation rules deny") in cmds
+
+
+def test_rekey_requested_after_the_key_lifetime():
+    """--rekey-seconds: the node asks for a rekey once a key is that old,
+    however few frames it sealed."""
+    with System("enc_rekey_time", enc="required",
+                dp_args=("--idle-timeout", "30", "--rekey-seconds", "5")) as s:
+        m = enc_member(s, 43501, 3501, role=2)
+        h0, _ = m.open(s.send(43501, m.keepalive()))
+
+        def asked():
+            h, _ = m.open(s.send(43501, m.keepalive()))
+            return bool(h["flags"] & F_REKEY)
+        wait_for(asked, timeout=15, what="REKEY_REQUESTED after 5 s")
+        frames = m.keys[0].up
+    assert not h0["flags"] & F_REKEY
+    assert frames < 1000, "asked for by age, not by count"
