@@ -636,6 +636,29 @@ echo(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint1
 	tx_enqueue(w, port, m);
 }
 
+/*
+ * A KEEPALIVE's payload (the plaintext, for an encrypted member): at least
+ * min bytes, the member's path token first, within the member's rates;
+ * then the member was seen. Returns 0 or a drop reason + 1.
+ */
+static inline unsigned int
+ka_check(struct rtr_member *mb, const uint8_t *pl, uint32_t len, uint32_t min, uint32_t udp_pl,
+	 uint64_t now)
+{
+	struct rtr_dp *dp = &rtr_dp;
+	unsigned int why;
+
+	if (unlikely(len < min))
+		return RTR_DROP_KA_LENGTH + 1;
+	if (unlikely(rtr_get64(pl) != mb->path_token))
+		return RTR_DROP_KA_PATH_TOKEN + 1;
+	why = rate_check(mb, &dp->apps[mb->app_index], now, dp->tsc_hz, udp_pl);
+	if (unlikely(why != 0))
+		return why;
+	mb->last_seen_tsc = now;
+	return 0;
+}
+
 /* Does the member's current key want replacing (protocol.md 16.7)? Not
  * while a rekey is under way (new keys installed but unused, or the old
  * ones in their overlap). */
@@ -675,20 +698,11 @@ ka_enc(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uin
 	uint8_t nonce[RTR_AEAD_NONCE_LEN];
 	unsigned int why, ph;
 
-	if (unlikely(pt_len < RTR_KA_ENC_MIN)) {
-		drop_pkt(w, m, RTR_DROP_KA_LENGTH);
-		return;
-	}
-	if (unlikely(rtr_get64(pt) != mb->path_token)) {
-		drop_pkt(w, m, RTR_DROP_KA_PATH_TOKEN);
-		return;
-	}
-	why = rate_check(mb, &dp->apps[mb->app_index], now, dp->tsc_hz, p->pl_len);
+	why = ka_check(mb, pt, pt_len, RTR_KA_ENC_MIN, p->pl_len, now);
 	if (unlikely(why != 0)) {
 		drop_pkt(w, m, why - 1);
 		return;
 	}
-	mb->last_seen_tsc = now;
 	if (unlikely(moved)) {
 		struct rtr_ep ep;
 
@@ -737,7 +751,6 @@ static void
 do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p,
 	      uint16_t port, uint64_t now, uint64_t now_s)
 {
-	struct rtr_dp *dp = &rtr_dp;
 	const struct rtr_hdr *h = &p->hdr;
 	struct rtr_member *mb;
 	unsigned int why = 0;
@@ -772,21 +785,12 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 		return;
 	}
 	/* KEEPALIVE: the first 8 payload bytes echo the JOIN_ACK's path token */
-	if (unlikely(h->payload_len < RTR_PATH_TOKEN_LEN)) {
-		drop_pkt(w, m, RTR_DROP_KA_LENGTH);
-		return;
-	}
-	if (unlikely(rtr_get64(rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off + RTR_HDR_LEN)) !=
-		     mb->path_token)) {
-		drop_pkt(w, m, RTR_DROP_KA_PATH_TOKEN);
-		return;
-	}
-	why = rate_check(mb, &dp->apps[mb->app_index], now, dp->tsc_hz, p->pl_len);
+	why = ka_check(mb, rte_pktmbuf_mtod_offset(m, const uint8_t *, p->pl_off + RTR_HDR_LEN),
+		       h->payload_len, RTR_PATH_TOKEN_LEN, p->pl_len, now);
 	if (unlikely(why != 0)) {
 		drop_pkt(w, m, why - 1);
 		return;
 	}
-	mb->last_seen_tsc = now;
 	if (state == RTR_MS_PENDING)
 		activate(w, mb, slot);
 	w->st->ka_echoed++;

@@ -191,15 +191,19 @@ class Dataplane:
 
 
 def wait_for(fn, timeout=15.0, what="condition"):
-    """Poll fn() until it returns something true; fail after timeout."""
+    """Poll fn() until it returns something true; fail after timeout. The
+    poll starts at 10 ms and backs off to 100 ms, so a long wait on
+    rtr-controld's API stays within its per-uid request budget (50/s)."""
     deadline = time.monotonic() + timeout
+    pause = 0.01
     while True:
         v = fn()
         if v:
             return v
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.01)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.1)
 
 
 def member_args(app, chan, port=0, mac="02:00:00:00:01:01", ip="10.0.1.1", uport=40000,

@@ -42,6 +42,17 @@ def enc_member(s, sport, uid, role=1, channel="lobby", suite=1, token=None):
     return m
 
 
+def capture(s, path):
+    """tshark on the client side of the veth, recording the relay's port;
+    returns once it captures."""
+    p = subprocess.Popen(["ip", "netns", "exec", s.net.cl, "tshark", "-i", "cl0",
+                          "-f", "udp port 7700", "-w", path], stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "Capturing on" in line:
+            break
+    return p
+
+
 def wstats(s):
     return s.dp.stats()
 
@@ -292,12 +303,7 @@ def test_capture_of_an_encrypted_session_holds_no_token_and_no_plaintext(tmp_pat
     marker = b"PLAINTEXT-MARKER-" * 10
     cap = str(tmp_path / "enc.pcap")
     with System("enc_capture", enc="required") as s:
-        tshark = subprocess.Popen(["ip", "netns", "exec", s.net.cl, "tshark", "-i", "cl0",
-                                   "-f", "udp port 7700", "-w", cap],
-                                  stderr=subprocess.PIPE, text=True)
-        for line in tshark.stderr:
-            if "Capturing on" in line:
-                break
+        tshark = capture(s, cap)
         tokens = [s.token("lobby", 701, "pub"), s.token("lobby", 702, "sub")]
         pub = enc_member(s, 42701, 701, token=tokens[0])
         sub = enc_member(s, 42702, 702, role=2, token=tokens[1])
@@ -425,12 +431,7 @@ def test_rtr_client_rekeys_under_traffic_without_loss_and_the_capture_stays_seal
     cap = str(tmp_path / "client.pcap")
     with System("enc_client_rekey", enc="required",
                 dp_args=("--idle-timeout", "30", "--rekey-frames", "300")) as s:
-        tshark = subprocess.Popen(["ip", "netns", "exec", s.net.cl, "tshark", "-i", "cl0",
-                                   "-f", "udp port 7700", "-w", cap],
-                                  stderr=subprocess.PIPE, text=True)
-        for line in tshark.stderr:
-            if "Capturing on" in line:
-                break
+        tshark = capture(s, cap)
         sub = client(s, "sub", 1101, "--duration", 25, "--expect", 3600, port=43101)
         wait_for(lambda: len(active(s)) == 1, what="the subscriber active")
         pub = client(s, "pub", 1102, "--rate", 400, "--count", 3600, "--size", 300, port=43102)
