@@ -509,7 +509,7 @@ enc_install(struct rtr_dp *dp, const struct rtr_msg_member_add *a, uint32_t slot
 		dp->efree[dp->efree_n++] = idx;
 		return rc;
 	}
-	dp->members[slot].enc = idx + 1;
+	__atomic_store_n(&dp->members[slot].enc, idx + 1, __ATOMIC_RELAXED);
 	rtr_stats_mainp(dp->seg->stats)->enc_members++;
 	return 0;
 }
@@ -617,7 +617,7 @@ rtr_member_add(struct rtr_dp *dp, const struct rtr_msg_member_add *a,
 	memcpy(m->priv_expire, a->priv_expire, sizeof(m->priv_expire));
 	m->path_token = a->path_token;
 	m->ep = a->ep;
-	m->enc = 0;
+	__atomic_store_n(&m->enc, 0, __ATOMIC_RELAXED);
 	if (a->suite != 0) {
 		rc = enc_install(dp, a, slot);
 		if (rc < 0) {
@@ -696,7 +696,7 @@ rtr_member_del_slot(struct rtr_dp *dp, uint32_t slot)
 		__atomic_store_n(&dp->enc[m->enc - 1].valid[0], 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&dp->enc[m->enc - 1].valid[1], 0, __ATOMIC_RELEASE);
 		defer(dp, DQ_ENC_SLOT, m->enc - 1, NULL);
-		m->enc = 0;
+		__atomic_store_n(&m->enc, 0, __ATOMIC_RELAXED);	/* workers read it once */
 	}
 	m->reclaim_pending = 1;
 	defer(dp, DQ_MEMBER_SLOT, slot, NULL);

@@ -126,7 +126,8 @@ egress_ok(struct rtr_worker *w, const struct rtr_app *app, uint32_t app_index,
  * encrypted member's frame may come from elsewhere (*moved): it proves
  * itself by authenticating (enc_open). */
 static inline struct rtr_member *
-sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *why, int *moved)
+sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *why, int *moved,
+       uint32_t *enc)
 {
 	const struct rtr_hdr *h = &p->hdr;
 	uint32_t slot = rtr_mid_slot(h->member_id);
@@ -148,7 +149,10 @@ sender(const struct rtr_parsed *p, uint16_t port, uint8_t *state, unsigned int *
 		return NULL;
 	}
 	*moved = !ep_match(mb, p, port);
-	if (mb->enc != 0) {
+	/* read once: the main lcore clears it when the member goes (its key
+	 * slot itself stays until the grace period is over) */
+	*enc = __atomic_load_n(&mb->enc, __ATOMIC_RELAXED);
+	if (*enc != 0) {
 		if (unlikely(!(h->flags & RTR_F_ENC))) {
 			*why = RTR_DROP_ENC_PLAINTEXT;
 			return NULL;
@@ -228,11 +232,11 @@ af_credit_ok(struct rtr_member *mb, uint64_t now, uint64_t hz)
  * whether its counter is the highest so far. Returns 0 or a drop reason + 1.
  */
 static inline unsigned int
-enc_open(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
+enc_open(struct rtr_worker *w, struct rtr_member *mb, uint32_t enc, struct rte_mbuf *m,
 	 const struct rtr_parsed *p, int moved, uint64_t now, int *newest)
 {
 	struct rtr_dp *dp = &rtr_dp;
-	struct rtr_enc *e = &dp->enc[mb->enc - 1];
+	struct rtr_enc *e = &dp->enc[enc - 1];
 	unsigned int ph = (p->hdr.flags & RTR_F_KEY_PHASE) ? 1 : 0;
 	uint8_t *f = rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off);
 	uint32_t ct_len;
@@ -282,10 +286,10 @@ enc_open(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
 /* An authenticated, newest frame from a new endpoint: tell the main lcore
  * once per candidate (protocol.md 16.6). */
 static inline void
-roam_report(struct rtr_worker *w, struct rtr_member *mb, struct rte_mbuf *m,
+roam_report(struct rtr_worker *w, struct rtr_member *mb, uint32_t enc, struct rte_mbuf *m,
 	    const struct rtr_parsed *p, uint16_t port)
 {
-	struct rtr_enc *e = &rtr_dp.enc[mb->enc - 1];
+	struct rtr_enc *e = &rtr_dp.enc[enc - 1];
 	struct rtr_ep ep;
 
 	ep_of(&ep, m, p, port);
@@ -494,18 +498,19 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 	uint64_t te, pe;
 	uint8_t state;
 	int adjusted = 0, moved = 0, newest = 0;
+	uint32_t enc = 0;
 
-	mb = sender(p, port, &state, &why, &moved);
+	mb = sender(p, port, &state, &why, &moved, &enc);
 	if (unlikely(mb == NULL))
 		goto out_drop;
-	if (mb->enc != 0) {
-		why = enc_open(w, mb, m, p, moved, now, &newest);
+	if (enc != 0) {
+		why = enc_open(w, mb, enc, m, p, moved, now, &newest);
 		if (unlikely(why != 0)) {
 			why--;
 			goto out_drop;
 		}
 		if (unlikely(moved && newest))
-			roam_report(w, mb, m, p, port);
+			roam_report(w, mb, enc, m, p, port);
 		/* with ENC, an authenticated frame from the JOIN's endpoint
 		 * validates the path */
 		if (unlikely(state != RTR_MS_ACTIVE) && !moved)
@@ -567,7 +572,7 @@ do_media(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, u
 		why = RTR_DROP_APP_EGRESS;
 		goto out_drop_app;
 	}
-	if (mb->enc != 0) {
+	if (enc != 0) {
 		out = fanout_enc(w, fo, n, slot, pl, p->pl_len, now_s);
 	} else {
 		for (i = 0; i < n; i++) {
@@ -686,10 +691,11 @@ rekey_due(const struct rtr_worker *w, const struct rtr_enc *e, uint32_t idx, uin
  */
 static void
 ka_enc(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port,
-       struct rtr_member *mb, uint8_t state, int moved, int newest, uint64_t now, uint64_t now_s)
+       struct rtr_member *mb, uint32_t enc, uint8_t state, int moved, int newest, uint64_t now,
+       uint64_t now_s)
 {
 	struct rtr_dp *dp = &rtr_dp;
-	uint32_t slot = rtr_mid_slot(p->hdr.member_id), idx = mb->enc - 1;
+	uint32_t slot = rtr_mid_slot(p->hdr.member_id), idx = enc - 1;
 	struct rtr_enc *e = &dp->enc[idx];
 	uint8_t *f = rte_pktmbuf_mtod_offset(m, uint8_t *, p->pl_off);
 	uint8_t *pt = f + RTR_HDR_LEN, *udp;
@@ -714,7 +720,7 @@ ka_enc(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uin
 			    ev_push(w, RTR_EV_ROAM_OK, slot, mb->gen, NULL) != 0)
 				DROP(w, EVENT_FULL);
 		} else if (newest) {
-			roam_report(w, mb, m, p, port);
+			roam_report(w, mb, enc, m, p, port);
 		}
 	} else if (state == RTR_MS_PENDING) {
 		activate(w, mb, slot);
@@ -757,15 +763,16 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 	uint32_t slot = rtr_mid_slot(h->member_id);
 	uint8_t state;
 	int moved = 0, newest = 0;
+	uint32_t enc = 0;
 
-	mb = sender(p, port, &state, &why, &moved);
+	mb = sender(p, port, &state, &why, &moved, &enc);
 	if (unlikely(mb == NULL)) {
 		drop_pkt(w, m, why);
 		return;
 	}
-	if (mb->enc != 0) {
+	if (enc != 0) {
 		/* with ENC, authentication stands in for the endpoint check */
-		why = enc_open(w, mb, m, p, moved, now, &newest);
+		why = enc_open(w, mb, enc, m, p, moved, now, &newest);
 		if (unlikely(why != 0)) {
 			drop_pkt(w, m, why - 1);
 			return;
@@ -780,8 +787,8 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (mb->enc != 0) {
-		ka_enc(w, m, p, port, mb, state, moved, newest, now, now_s);
+	if (enc != 0) {
+		ka_enc(w, m, p, port, mb, enc, state, moved, newest, now, now_s);
 		return;
 	}
 	/* KEEPALIVE: the first 8 payload bytes echo the JOIN_ACK's path token */

@@ -430,7 +430,10 @@ def report(p, timeout=60):
 def test_rtr_client_rekeys_under_traffic_without_loss_and_the_capture_stays_sealed(tmp_path):
     cap = str(tmp_path / "client.pcap")
     with System("enc_client_rekey", enc="required",
-                dp_args=("--idle-timeout", "30", "--rekey-frames", "300")) as s:
+                # a small table: the sweep visits each member every 0.1 s, so
+                # the 2 s key overlap ends on time and rekeys follow quickly
+                dp_args=("--idle-timeout", "30", "--rekey-frames", "300",
+                         "--max-members", "16384")) as s:
         tshark = capture(s, cap)
         sub = client(s, "sub", 1101, "--duration", 25, "--expect", 3600, port=43101)
         wait_for(lambda: len(active(s)) == 1, what="the subscriber active")
@@ -492,13 +495,15 @@ def test_rtr_client_rejoins_with_a_fresh_handshake_after_a_dataplane_restart():
                  what="controld on the new dataplane")
         wait_for(lambda: len(active(s)) == 2, timeout=20, what="both clients joined again")
         rp, rs = report(pub), report(sub)
+        # their keys are wiped once the LEAVEs' grace period is over
+        wait_for(lambda: s.dp.stats()["main"]["enc_members"] == 0, what="key slots wiped")
         st = s.dp.stats()
     kp, ks = rp["keepalives"], rs["keepalives"]
     assert kp["rejoins"] == 1 and ks["rejoins"] == 1, (kp, ks)
     assert rs["auth_failed"] == 0 and rs["replayed"] == 0
     sender = rs["senders"][0]
     assert sender["last"] >= rp["sent"] - 5, "frames flowed again after the re-JOIN"
-    assert st["media_out"] > 0 and st["main"]["enc_members"] == 0, "wiped after the LEAVEs"
+    assert st["media_out"] > 0
 
 
 def test_a_move_to_an_address_the_isolation_rules_deny_removes_the_member():
