@@ -32,7 +32,7 @@ CRYPTO_HDRS := $(wildcard crypto/*.h)
 CRYPTO_OBJS := $(CRYPTO_SRCS:%.c=$(BUILD)/obj/%.o)
 
 BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl \
-            $(BUILD)/rtr-client
+            $(BUILD)/rtr-client $(BUILD)/rtr-gen
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token $(BUILD)/test_noise
 TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay
@@ -68,6 +68,11 @@ $(BUILD)/bench_fanout: $(BUILD)/obj/bench/bench_fanout.o $(DP_LIB_OBJS) $(BUILD)
 		$(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The benchmark generator and sink (DPDK; a controller of the dataplane)
+$(BUILD)/rtr-gen: $(BUILD)/obj/tools/rtr-gen.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(BUILD)/rtr-dpctl: $(BUILD)/obj/tools/rtr-dpctl.o $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
