@@ -478,47 +478,61 @@ rx_one(struct rte_mbuf *m, uint64_t now, double ns_per_tsc, int measure, struct 
 		rcvs[idx].last_seq[0] = seq;
 		if (measure && now > stamp)
 			hist_add((uint64_t)((double)(now - stamp) * ns_per_tsc));
-	} else if (measure || now >= t_measure_tsc) {
+	} else {
 		t->rx++;
 		rcvs[idx].frames++;
 	}
 }
 
+/* Take in whatever is still coming, until the queue has been quiet for
+ * quiet_ms; counted when t is given. */
 static void
-run(struct rtr_seg *seg, struct tally *t, double *secs)
+drain(struct tally *t, double ns_per_tsc, unsigned int quiet_ms)
 {
-	uint64_t hz = rte_get_tsc_hz(), t0, t_measure, t_end, next, gap = 0;
-	double ns_per_tsc = 1e9 / (double)hz;
-	struct rte_mbuf *tx[BURST], *rx[BURST];
-	uint32_t c = 0, k;
-	uint16_t n, i, sent;
+	uint64_t hz = rte_get_tsc_hz(), last = rte_get_tsc_cycles();
+	struct rte_mbuf *rx[BURST];
+	uint16_t n, i;
 
-	(void)seg;
+	while (rte_get_tsc_cycles() - last < hz / 1000 * quiet_ms) {
+		n = rte_eth_rx_burst(0, 0, rx, BURST);
+		if (n == 0)
+			continue;
+		for (i = 0; t != NULL && i < n; i++)
+			rx_one(rx[i], rte_rdtsc(), ns_per_tsc, 0, t);
+		rte_pktmbuf_free_bulk(rx, n);
+		last = rte_get_tsc_cycles();
+	}
+}
+
+/* Send for `secs` seconds (paced or flat out), taking copies in between. */
+static void
+phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
+{
+	uint64_t hz = rte_get_tsc_hz(), gap = 0, next, end;
+	struct rte_mbuf *tx[BURST], *rx[BURST];
+	uint16_t n, i, sent;
+	uint32_t k;
+
 	if (cfg.rate_mpps > 0)
 		gap = (uint64_t)((double)hz / (cfg.rate_mpps * 1e6) * BURST);
-	t0 = rte_get_tsc_cycles();
-	t_measure = t0 + (uint64_t)(cfg.warmup * (double)hz);
-	t_measure_tsc = t_measure;
-	t_end = t_measure + (uint64_t)(cfg.duration * (double)hz);
-	next = t0;
-	memset(t, 0, sizeof(*t));
+	next = rte_get_tsc_cycles();
+	end = next + (uint64_t)(secs * (double)hz);
 	while (!quit) {
 		uint64_t now = rte_rdtsc();
-		int measure = now >= t_measure;
 
-		if (now >= t_end)
+		if (now >= end)
 			break;
 		if (gap == 0 || now >= next) {
 			if (rte_pktmbuf_alloc_bulk(pool, tx, BURST) == 0) {
 				for (i = 0; i < BURST; i++) {
-					frame(tx[i], &senders[c], RTR_T_MEDIA, now);
-					if (++c == cfg.channels)
-						c = 0;
+					frame(tx[i], &senders[*c], RTR_T_MEDIA, now);
+					if (++*c == cfg.channels)
+						*c = 0;
 				}
 				sent = rte_eth_tx_burst(0, 0, tx, BURST);
 				if (sent < BURST)
 					rte_pktmbuf_free_bulk(tx + sent, BURST - sent);
-				if (measure)
+				if (t != NULL)
 					t->tx += sent;
 			}
 			next += gap;
@@ -529,26 +543,39 @@ run(struct rtr_seg *seg, struct tally *t, double *secs)
 		 * fan-out F, every burst sent brings F bursts back) */
 		for (k = 0; k < 64; k++) {
 			n = rte_eth_rx_burst(0, 0, rx, BURST);
-			for (i = 0; i < n; i++)
-				rx_one(rx[i], now, ns_per_tsc, measure, t);
+			for (i = 0; t != NULL && i < n; i++)
+				rx_one(rx[i], now, ns_per_tsc, 1, t);
 			rte_pktmbuf_free_bulk(rx, n);
 			if (n < BURST)
 				break;
 			now = rte_rdtsc();
 		}
 	}
-	*secs = (double)(rte_get_tsc_cycles() - t_measure) / (double)hz;
-	/* drain: copies of what was sent in the window may still be on their way */
-	{
-		uint64_t until = rte_get_tsc_cycles() + hz / 5;
+}
 
-		while (rte_get_tsc_cycles() < until) {
-			n = rte_eth_rx_burst(0, 0, rx, BURST);
-			for (i = 0; i < n; i++)
-				rx_one(rx[i], rte_rdtsc(), ns_per_tsc, 0, t);
-			rte_pktmbuf_free_bulk(rx, n);
-		}
+/*
+ * Warm-up (not counted), a pause until every copy of it is in, then the
+ * measured window, then every copy of that: copies are counted exactly,
+ * sealed ones included (their stamps cannot be read without opening them).
+ */
+static void
+run(struct rtr_seg *seg, struct tally *t, double *secs)
+{
+	double ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+	uint64_t t0;
+	uint32_t c = 0;
+
+	(void)seg;
+	memset(t, 0, sizeof(*t));
+	if (cfg.warmup > 0) {
+		phase(cfg.warmup, NULL, ns_per_tsc, &c);
+		drain(NULL, ns_per_tsc, 20);
 	}
+	memset(rcvs, 0, (size_t)n_members * sizeof(*rcvs));
+	t_measure_tsc = t0 = rte_get_tsc_cycles();
+	phase(cfg.duration, t, ns_per_tsc, &c);
+	*secs = (double)(rte_get_tsc_cycles() - t0) / (double)rte_get_tsc_hz();
+	drain(t, ns_per_tsc, 50);
 }
 
 /* ---- options and report --------------------------------------------------- */
