@@ -11,7 +11,7 @@
 
 #include "dp.h"
 
-#define CMD_BATCH	32
+#define CMD_BATCH	256	/* commands per wake-up: 4M MEMBER_ADDs load in seconds */
 #define MAX_SYNCS	64
 #define NOTIFY_BACKLOG	65536
 #define SWEEP_SLICE	16384

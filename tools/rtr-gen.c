@@ -53,6 +53,7 @@
 #define PIPELINE	512		/* MEMBER_ADDs in flight */
 #define HIST_BUCKETS	512		/* latency: 64 per octave from 1 us */
 #define STAMP_LEN	16		/* payload: u64 TSC, u64 sender sequence */
+#define RTR_GEN_MAX_QUEUES	16
 
 struct gen_cfg {
 	char instance[RTR_INSTANCE_MAX + 1];
@@ -65,6 +66,10 @@ struct gen_cfg {
 	int program;
 	const char *json, *pcap;
 	uint32_t pcap_count;
+	uint32_t hot;			/* send from the first `hot` channels only; 0: all */
+	uint16_t queues;		/* sender c on TX queue c % queues; RX from all */
+	int sink;			/* no members, no TX: count what arrives */
+	int loopback;			/* no members: send, count whatever comes back */
 	struct rte_ether_addr dst_mac;
 	int have_dst_mac;
 };
@@ -451,6 +456,10 @@ rx_one(struct rte_mbuf *m, uint64_t now, double ns_per_tsc, int measure, struct 
 	const uint8_t *f;
 	uint32_t dst, idx;
 
+	if (cfg.sink || cfg.loopback) {
+		t->rx++;	/* a ceiling run: every frame counts */
+		return;
+	}
 	if (m->data_len < 14 + 20 + 8 + RTR_HDR_LEN + (cfg.enc ? 0 : STAMP_LEN) ||
 	    d[12] != 0x08 || d[13] != 0x00 || d[14 + 9] != 17) {
 		t->other++;
@@ -494,13 +503,17 @@ drain(struct tally *t, double ns_per_tsc, unsigned int quiet_ms)
 	uint16_t n, i;
 
 	while (rte_get_tsc_cycles() - last < hz / 1000 * quiet_ms) {
-		n = rte_eth_rx_burst(0, 0, rx, BURST);
-		if (n == 0)
-			continue;
-		for (i = 0; t != NULL && i < n; i++)
-			rx_one(rx[i], rte_rdtsc(), ns_per_tsc, 0, t);
-		rte_pktmbuf_free_bulk(rx, n);
-		last = rte_get_tsc_cycles();
+		uint16_t q;
+
+		for (q = 0; q < cfg.queues; q++) {
+			n = rte_eth_rx_burst(0, q, rx, BURST);
+			if (n == 0)
+				continue;
+			for (i = 0; t != NULL && i < n; i++)
+				rx_one(rx[i], rte_rdtsc(), ns_per_tsc, 0, t);
+			rte_pktmbuf_free_bulk(rx, n);
+			last = rte_get_tsc_cycles();
+		}
 	}
 }
 
@@ -510,9 +523,14 @@ phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 {
 	uint64_t hz = rte_get_tsc_hz(), gap = 0, next, end;
 	struct rte_mbuf *tx[BURST], *rx[BURST];
-	uint16_t n, i, sent;
-	uint32_t k;
+	uint16_t n, i, sent, q;
+	uint32_t k, hot = cfg.hot ? cfg.hot : cfg.channels;
+	/* queues that have a sender; each queue's next sender */
+	uint16_t qn = (uint16_t)(hot < cfg.queues ? hot : cfg.queues);
+	uint32_t qcur[RTR_GEN_MAX_QUEUES];
 
+	for (q = 0; q < qn; q++)
+		qcur[q] = q;
 	if (cfg.rate_mpps > 0)
 		gap = (uint64_t)((double)hz / (cfg.rate_mpps * 1e6) * BURST);
 	next = rte_get_tsc_cycles();
@@ -522,14 +540,19 @@ phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 
 		if (now >= end)
 			break;
-		if (gap == 0 || now >= next) {
+		if (!cfg.sink && (gap == 0 || now >= next)) {
+			/* one burst from one queue's senders: sender c always on
+			 * queue c % queues, so its frames stay in order */
+			uint16_t q = (uint16_t)((*c)++ % qn);
+
 			if (rte_pktmbuf_alloc_bulk(pool, tx, BURST) == 0) {
 				for (i = 0; i < BURST; i++) {
-					frame(tx[i], &senders[*c], RTR_T_MEDIA, now);
-					if (++*c == cfg.channels)
-						*c = 0;
+					frame(tx[i], &senders[qcur[q]], RTR_T_MEDIA, now);
+					qcur[q] += cfg.queues;
+					if (qcur[q] >= hot)
+						qcur[q] = q;
 				}
-				sent = rte_eth_tx_burst(0, 0, tx, BURST);
+				sent = rte_eth_tx_burst(0, q, tx, BURST);
 				if (sent < BURST)
 					rte_pktmbuf_free_bulk(tx + sent, BURST - sent);
 				if (t != NULL)
@@ -539,16 +562,18 @@ phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 			if (gap && next + 16 * gap < now)
 				next = now;	/* behind: do not burst to catch up */
 		}
-		/* the sink first: up to 64 bursts, until the queue is empty (with
+		/* the sink first: up to 64 bursts a queue, until it is empty (with
 		 * fan-out F, every burst sent brings F bursts back) */
-		for (k = 0; k < 64; k++) {
-			n = rte_eth_rx_burst(0, 0, rx, BURST);
-			for (i = 0; t != NULL && i < n; i++)
-				rx_one(rx[i], now, ns_per_tsc, 1, t);
-			rte_pktmbuf_free_bulk(rx, n);
-			if (n < BURST)
-				break;
-			now = rte_rdtsc();
+		for (q = 0; q < cfg.queues; q++) {
+			for (k = 0; k < 64; k++) {
+				n = rte_eth_rx_burst(0, q, rx, BURST);
+				for (i = 0; t != NULL && i < n; i++)
+					rx_one(rx[i], now, ns_per_tsc, 1, t);
+				rte_pktmbuf_free_bulk(rx, n);
+				if (n < BURST)
+					break;
+				now = rte_rdtsc();
+			}
 		}
 	}
 }
@@ -595,6 +620,10 @@ usage(void)
 		"  --svc ADDR          the dataplane port's service IPv4 address (default 10.0.0.1)\n"
 		"  --no-program        the members are programmed already (same layout)\n"
 		"  --json FILE         the report as JSON (else on stdout)\n"
+		"  --hot N             send from the first N channels only (default: all)\n"
+		"  --queues N          N queue pairs; sender c on queue c %% N (default 1)\n"
+		"  --sink              no members, send nothing: count what arrives (ceilings)\n"
+		"  --loopback          no members: send, count whatever comes back (ceilings)\n"
 		"  --pcap FILE [--pcap-count N] [--dst-mac MAC]  write frames, send nothing\n");
 }
 
@@ -616,6 +645,10 @@ parse_args(int argc, char **argv)
 		{ "pcap", required_argument, NULL, 'P' },
 		{ "pcap-count", required_argument, NULL, 'N' },
 		{ "dst-mac", required_argument, NULL, 'm' },
+		{ "hot", required_argument, NULL, 'H' },
+		{ "queues", required_argument, NULL, 'Q' },
+		{ "sink", no_argument, NULL, 'S' },
+		{ "loopback", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -629,6 +662,7 @@ parse_args(int argc, char **argv)
 	cfg.warmup = 1;
 	cfg.program = 1;
 	cfg.pcap_count = 1024;
+	cfg.queues = 1;
 	inet_pton(AF_INET, "10.0.0.1", cfg.svc);
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -695,13 +729,36 @@ parse_args(int argc, char **argv)
 				goto bad;
 			cfg.have_dst_mac = 1;
 			break;
+		case 'H':
+		case 'Q':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < (o == 'Q' ? 1 : 0) || v > (o == 'Q' ? RTR_GEN_MAX_QUEUES : 1 << 22))
+				goto bad;
+			if (o == 'H')
+				cfg.hot = (uint32_t)v;
+			else
+				cfg.queues = (uint16_t)v;
+			break;
+		case 'S':
+			cfg.sink = 1;
+			cfg.program = 0;
+			break;
+		case 'L':
+			cfg.loopback = 1;
+			cfg.program = 0;
+			break;
 		default:
 			usage();
 			return -1;
 		}
 	}
-	if (cfg.instance[0] == '\0' && cfg.pcap == NULL) {
-		fprintf(stderr, "rtr-gen: --instance is required (or --pcap)\n");
+	if (cfg.instance[0] == '\0' && cfg.pcap == NULL && !cfg.sink && !cfg.loopback) {
+		fprintf(stderr, "rtr-gen: --instance is required (or --pcap, --sink, --loopback)\n");
+		return -1;
+	}
+	if (cfg.hot > cfg.channels) {
+		fprintf(stderr, "rtr-gen: --hot %u is more than --channels %u\n", cfg.hot,
+			cfg.channels);
 		return -1;
 	}
 	if (cfg.pcap != NULL && cfg.enc) {
@@ -721,7 +778,8 @@ report(const struct tally *t, double secs, const struct rtr_worker_stats *w0,
        const struct rtr_worker_stats *w1, const struct rtr_seg *seg)
 {
 	FILE *f = cfg.json ? fopen(cfg.json, "w") : stdout;
-	uint64_t expected = t->tx * cfg.fanout, lost = expected > t->rx ? expected - t->rx : 0;
+	uint64_t expected = cfg.sink ? t->rx : cfg.loopback ? t->tx : t->tx * cfg.fanout;
+	uint64_t lost = expected > t->rx ? expected - t->rx : 0;
 	uint64_t rmin = UINT64_MAX, rmax = 0, reord = 0, mout = w1->media_out - w0->media_out;
 	unsigned int i, first = 1;
 	uint32_t m;
@@ -755,7 +813,8 @@ report(const struct tally *t, double secs, const struct rtr_worker_stats *w0,
 
 		if (d == 0)
 			continue;
-		fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ", rtr_seg_drop_name(seg, i), d);
+		fprintf(f, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+			seg != NULL ? rtr_seg_drop_name(seg, i) : rtr_drop_name(i), d);
 		first = 0;
 	}
 	fprintf(f, "}},\n \"latency_us\": ");
@@ -824,10 +883,15 @@ main(int argc, char **argv)
 		write_pcap(cfg.pcap, cfg.pcap_count);
 		return 0;
 	}
-	rc = rtr_seg_attach(cfg.instance, RTR_ATTACH_CONTROL | RTR_ATTACH_STATS, &seg);
-	if (rc < 0)
-		die(cfg.instance, rc);
-	if (!cfg.have_dst_mac) {
+	if (cfg.instance[0] != '\0') {
+		rc = rtr_seg_attach(cfg.instance, cfg.program ? RTR_ATTACH_CONTROL | RTR_ATTACH_STATS :
+				    RTR_ATTACH_STATS, &seg);
+		if (rc < 0)
+			die(cfg.instance, rc);
+	}
+	if (seg == NULL && !cfg.have_dst_mac)
+		memset(&cfg.dst_mac, 0xff, sizeof(cfg.dst_mac));	/* ceilings: anything */
+	if (seg != NULL && !cfg.have_dst_mac) {
 		struct rtr_port_stats ps;
 
 		if (rtr_seg_stats_port(seg, 0, &ps) < 0)
@@ -835,11 +899,14 @@ main(int argc, char **argv)
 		memcpy(&cfg.dst_mac, ps.mac, 6);
 	}
 	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(0, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(0, 0, 1024, rte_eth_dev_socket_id(0), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(0, 0, 1024, rte_eth_dev_socket_id(0), NULL);
+	rc = rte_eth_dev_configure(0, cfg.queues, cfg.queues, &conf);
+	for (n = 0; rc == 0 && n < cfg.queues; n++) {
+		rc = rte_eth_rx_queue_setup(0, (uint16_t)n, 1024, rte_eth_dev_socket_id(0), NULL,
+					    pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(0, (uint16_t)n, 1024, rte_eth_dev_socket_id(0),
+						    NULL);
+	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(0);
 	if (rc != 0)
@@ -870,13 +937,18 @@ main(int argc, char **argv)
 			senders[c].member_id = rtr_mid_make(host, 1);
 		}
 	}
-	rtr_seg_stats_workers(seg, &w0);
+	memset(&w0, 0, sizeof(w0));
+	memset(&w1, 0, sizeof(w1));
+	if (seg != NULL)
+		rtr_seg_stats_workers(seg, &w0);
 	run(seg, &t, &secs);
-	rtr_seg_stats_workers(seg, &w1);
+	if (seg != NULL)
+		rtr_seg_stats_workers(seg, &w1);
 	report(&t, secs, &w0, &w1, seg);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
-	rtr_seg_detach(seg);
+	if (seg != NULL)
+		rtr_seg_detach(seg);
 	{
 		uint32_t c;
 
