@@ -186,3 +186,22 @@ bench: setup
 
 clean:
 	rm -rf build
+
+# Example pcaps and rtr-dpctl program files for benchmarking a bare-metal node
+# with Pktgen-DPDK (tools/pktgen/README.md): fan-out 1, 4 and 16 at 200 and
+# 1200-byte payloads, PCAP_CHANNELS channels, into build/pcaps/. PCAP_DST_MAC,
+# the DUT port's MAC, is required (the dataplane takes media addressed to its
+# port's MAC only); PCAP_SRC_MAC, the generator port's MAC, is optional.
+PCAP_CHANNELS ?= 64
+PCAP_COUNT    ?= 4096
+.PHONY: pcaps
+pcaps:
+	@test -n "$(PCAP_DST_MAC)" || { echo "make pcaps PCAP_DST_MAC=<the DUT port's MAC," \
+		"ports[0].mac in rtr-dpctl --instance NAME stats> [PCAP_SRC_MAC=...]"; exit 2; }
+	@mkdir -p build/pcaps
+	@for f in 1 4 16; do for p in 200 1200; do \
+		/usr/bin/python3 tools/mkpcap.py build/pcaps/fo$${f}_$$p.pcap --dst-mac $(PCAP_DST_MAC) \
+			$(if $(PCAP_SRC_MAC),--src-mac $(PCAP_SRC_MAC)) --channels $(PCAP_CHANNELS) \
+			--fanout $$f --payload $$p --count $(PCAP_COUNT) \
+			--program build/pcaps/fo$${f}_$$p.dpctl || exit 1; \
+	done; done
