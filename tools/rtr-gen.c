@@ -498,11 +498,13 @@ rx_one(struct rte_mbuf *m, uint64_t now, double ns_per_tsc, int measure, struct 
 static void
 drain(struct tally *t, double ns_per_tsc, unsigned int quiet_ms)
 {
-	uint64_t hz = rte_get_tsc_hz(), last = rte_get_tsc_cycles();
+	uint64_t hz = rte_get_tsc_hz(), last = rte_get_tsc_cycles(), give_up = last + 2 * hz;
 	struct rte_mbuf *rx[BURST];
 	uint16_t n, i;
 
-	while (rte_get_tsc_cycles() - last < hz / 1000 * quiet_ms) {
+	/* at most 2 s: a peer that keeps sending (a ceiling run) is never quiet */
+	while (rte_get_tsc_cycles() - last < hz / 1000 * quiet_ms &&
+	       rte_get_tsc_cycles() < give_up) {
 		uint16_t q;
 
 		for (q = 0; q < cfg.queues; q++) {
@@ -594,13 +596,15 @@ run(struct rtr_seg *seg, struct tally *t, double *secs)
 	memset(t, 0, sizeof(*t));
 	if (cfg.warmup > 0) {
 		phase(cfg.warmup, NULL, ns_per_tsc, &c);
-		drain(NULL, ns_per_tsc, 20);
+		if (!cfg.sink)		/* a sink's peer never pauses */
+			drain(NULL, ns_per_tsc, 20);
 	}
 	memset(rcvs, 0, (size_t)n_members * sizeof(*rcvs));
 	t_measure_tsc = t0 = rte_get_tsc_cycles();
 	phase(cfg.duration, t, ns_per_tsc, &c);
 	*secs = (double)(rte_get_tsc_cycles() - t0) / (double)rte_get_tsc_hz();
-	drain(t, ns_per_tsc, 50);
+	if (!cfg.sink)
+		drain(t, ns_per_tsc, 50);
 }
 
 /* ---- options and report --------------------------------------------------- */
