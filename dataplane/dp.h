@@ -98,9 +98,15 @@ _Static_assert(sizeof(struct rtr_rcv) == 64, "one receiver per cache line");
 /* Receivers of a channel: replaced whole under RCU, never edited. */
 struct rtr_fanout {
 	uint32_t n;
-	uint32_t pad[15];
+	uint32_t pooled;	/* from fo_pool (small lists), else rte_malloc */
+	uint32_t pad[14];
 	struct rtr_rcv r[];
 };
+
+/* Receiver lists of up to this many come from a mempool: O(1) however many
+ * channels there are (the rte_malloc heap slows down with millions of
+ * small elements). */
+#define RTR_FO_POOLED_MAX	4
 
 struct rtr_channel {
 	uint64_t channel_hash;
@@ -259,6 +265,7 @@ struct rtr_dp {
 	struct rte_rcu_qsbr *qs;
 	struct rte_rcu_qsbr_dq *dq;
 	struct rte_hash *chan_hash;
+	struct rte_mempool *fo_pool;	/* small receiver lists */
 	struct rtr_app *apps;
 	struct rtr_channel *channels;
 	struct rtr_member *members;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 #include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
@@ -111,6 +112,17 @@ enc_wipe(struct rtr_enc *e)
 }
 
 static void
+fanout_free(struct rtr_dp *dp, struct rtr_fanout *fo)
+{
+	if (fo == NULL)
+		return;
+	if (fo->pooled)
+		rte_mempool_put(dp->fo_pool, fo);
+	else
+		rte_free(fo);
+}
+
+static void
 dq_free(void *p, void *e, unsigned int n)
 {
 	struct rtr_dp *dp = p;
@@ -120,7 +132,7 @@ dq_free(void *p, void *e, unsigned int n)
 	for (i = 0; i < n; i++) {
 		switch (ent[i].kind) {
 		case DQ_FANOUT:
-			rte_free(ent[i].ptr);
+			fanout_free(dp, ent[i].ptr);
 			break;
 		case DQ_MEMBER_SLOT:
 			dp->members[ent[i].idx].reclaim_pending = 0;
@@ -237,6 +249,15 @@ rtr_tables_init(struct rtr_dp *dp)
 	hrc.mode = RTE_HASH_QSBR_MODE_DQ;
 	if (rte_hash_rcu_qsbr_add(dp->chan_hash, &hrc) != 0)
 		return -ENOMEM;
+	/* every channel's small list, and some waiting for a grace period;
+	 * beyond that, lists come from rte_malloc */
+	dp->fo_pool = rte_mempool_create("rtr_fo_pool", c->max_channels + 1024,
+					 sizeof(struct rtr_fanout) +
+					 RTR_FO_POOLED_MAX * sizeof(struct rtr_rcv), 0, 0,
+					 NULL, NULL, NULL, NULL, (int)rte_socket_id(),
+					 RTE_MEMPOOL_F_SP_PUT | RTE_MEMPOOL_F_SC_GET);
+	if (dp->fo_pool == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -247,9 +268,11 @@ rtr_tables_free(struct rtr_dp *dp)
 
 	if (dp->channels != NULL)
 		for (i = 0; i < dp->cfg.max_channels; i++)
-			rte_free(dp->channels[i].fo);
+			fanout_free(dp, dp->channels[i].fo);
 	if (dp->dq != NULL)
-		rte_rcu_qsbr_dq_delete(dp->dq);
+		rte_rcu_qsbr_dq_delete(dp->dq);	/* frees what waits in it, to the pool too */
+	rte_mempool_free(dp->fo_pool);
+	dp->fo_pool = NULL;
 	rte_hash_free(dp->chan_hash);
 	rte_free(dp->qs);
 	if (dp->enc != NULL) {
@@ -375,10 +398,19 @@ fanout_rebuild(struct rtr_dp *dp, struct rtr_channel *c, uint32_t also)
 	for (s = c->head; s != NONE; s = dp->members[s].next)
 		n += dp->members[s].state == RTR_MS_ACTIVE || s == also;
 	if (n > 0) {
-		fo = rte_malloc("rtr_fanout", sizeof(*fo) + (size_t)n * sizeof(struct rtr_rcv),
-				RTE_CACHE_LINE_SIZE);
-		if (fo == NULL)
-			return -ENOMEM;
+		void *p = NULL;
+
+		if (n <= RTR_FO_POOLED_MAX && dp->fo_pool != NULL &&
+		    rte_mempool_get(dp->fo_pool, &p) == 0) {
+			fo = p;
+			fo->pooled = 1;
+		} else {
+			fo = rte_malloc("rtr_fanout", sizeof(*fo) + (size_t)n * sizeof(struct rtr_rcv),
+					RTE_CACHE_LINE_SIZE);
+			if (fo == NULL)
+				return -ENOMEM;
+			fo->pooled = 0;
+		}
 		fo->n = 0;
 		for (s = c->head; s != NONE; s = dp->members[s].next) {
 			const struct rtr_member *m = &dp->members[s];

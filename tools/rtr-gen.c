@@ -359,8 +359,8 @@ activate_all(struct rtr_seg *seg)
 
 		rte_pktmbuf_free_bulk(rx, k);
 		rtr_seg_stats_main(seg, &ms);
-		if ((double)(rte_get_tsc_cycles() - t0) / (double)hz > 30)
-			die("activation: members still PENDING after 30 s", -ETIMEDOUT);
+		if ((double)(rte_get_tsc_cycles() - t0) / (double)hz > 30 + n_members / 10000.0)
+			die("activation: members still PENDING", -ETIMEDOUT);
 	} while (ms.members_active < n_members);
 	fprintf(stderr, "rtr-gen: %u encrypted members activated\n", n_members);
 }
