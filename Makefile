@@ -176,13 +176,16 @@ demo-memif: setup
 	$(MAKE) all
 	bash tools/demo-memif.sh $(BUILD)
 
-# Benchmarks (issue 5 grows this into the full table); the fan-out cost per
-# output frame, plain and encrypted, next to raw AES-GCM: on CPU 1 alone
+# Benchmarks: the fan-out cost per output frame on one core (plain and
+# encrypted, next to raw AES-GCM), then the whole system against testpmd
+# ceilings (tools/bench.py: docs/benchmarks.json, .md and .png; about 15 min)
 bench: setup
 	$(MAKE) all $(BUILD)/bench_fanout
-	$(BUILD)/bench_fanout --file-prefix rtr_bench_$$$$ -m 512 --huge-unlink --lcores 0@1 \
+	$(BUILD)/bench_fanout --file-prefix rtr_bench_fanout -m 512 --huge-unlink --lcores 0@1 \
 		--no-pci --no-telemetry --vdev net_null0 --log-level '*:error' -- \
-		--json $(BUILD)/bench_fanout.json
+		--json $(BUILD)/bench_fanout.json; rc=$$?; rm -rf /var/run/dpdk/rtr_bench_fanout; \
+		test $$rc -eq 0
+	/usr/bin/python3 tools/bench.py $(BUILD)
 
 clean:
 	rm -rf build
