@@ -42,10 +42,10 @@ def test_rtr_gen_programs_sends_and_counts_every_copy(cipher):
         st = dp.stats()
     finally:
         dp.stop()
-    assert r["members"] == 15 and st["main"]["members_active"] == 15
+    assert r["members"] == 15 and st["main"]["members_active"] == 15, (r, st["main"])
     assert r["sent"] > 10000 and r["received"] == r["expected"] == 4 * r["sent"], r
-    assert r["lost"] == 0 and r["reordered"] == 0
-    assert r["dataplane"]["drops"] == {} and r["dataplane"]["media_out"] >= r["received"]
+    assert r["lost"] == 0 and r["reordered"] == 0, r
+    assert r["dataplane"]["drops"] == {} and r["dataplane"]["media_out"] >= r["received"], r
     if cipher == "none":
         assert r["latency_us"]["samples"] == r["received"]
     else:

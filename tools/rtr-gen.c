@@ -832,6 +832,23 @@ report(const struct tally *t, double secs, const struct rtr_worker_stats *w0,
 		fclose(f);
 }
 
+/* The senders of a run programmed by someone else (or a pcap): member ids
+ * as a fresh dataplane hands them out for rtr-gen's layout (slot i,
+ * generation 1). */
+static void
+senders_as_programmed(void)
+{
+	uint32_t c;
+
+	for (c = 0; c < cfg.channels; c++) {
+		uint32_t host = c * (cfg.fanout + 1);
+
+		senders[c].host = host;
+		senders[c].chan = CHAN_BASE + c;
+		senders[c].member_id = rtr_mid_make(host, 1);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -869,17 +886,7 @@ main(int argc, char **argv)
 	if (rte_eth_dev_count_avail() >= 1)
 		rte_eth_macaddr_get(0, &my_mac);
 	if (cfg.pcap != NULL) {
-		uint32_t c;
-
-		/* the layout of a programmed run: member ids as a fresh dataplane
-		 * hands them out (slot i, generation 1) */
-		for (c = 0; c < cfg.channels; c++) {
-			uint32_t host = c * (cfg.fanout + 1);
-
-			senders[c].host = host;
-			senders[c].chan = CHAN_BASE + c;
-			senders[c].member_id = rtr_mid_make(host, 1);
-		}
+		senders_as_programmed();
 		if (!cfg.have_dst_mac) {
 			fprintf(stderr, "rtr-gen: --pcap needs --dst-mac (the dataplane port's MAC)\n");
 			return 2;
@@ -888,8 +895,17 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (cfg.instance[0] != '\0') {
-		rc = rtr_seg_attach(cfg.instance, cfg.program ? RTR_ATTACH_CONTROL | RTR_ATTACH_STATS :
-				    RTR_ATTACH_STATS, &seg);
+		uint64_t until = rte_get_tsc_cycles() + 10 * rte_get_tsc_hz();
+
+		/* a dataplane just started may not beat its heartbeat yet */
+		do {
+			rc = rtr_seg_attach(cfg.instance, cfg.program ?
+					    RTR_ATTACH_CONTROL | RTR_ATTACH_STATS : RTR_ATTACH_STATS,
+					    &seg);
+			if (rc == -ESRCH || rc == -EAGAIN || rc == -ENOENT)
+				rte_delay_us_sleep(20000);
+		} while ((rc == -ESRCH || rc == -EAGAIN || rc == -ENOENT) &&
+			 rte_get_tsc_cycles() < until);
 		if (rc < 0)
 			die(cfg.instance, rc);
 	}
@@ -931,15 +947,7 @@ main(int argc, char **argv)
 		if (cfg.enc)
 			activate_all(seg);
 	} else {
-		uint32_t c;
-
-		for (c = 0; c < cfg.channels; c++) {
-			uint32_t host = c * (cfg.fanout + 1);
-
-			senders[c].host = host;
-			senders[c].chan = CHAN_BASE + c;
-			senders[c].member_id = rtr_mid_make(host, 1);
-		}
+		senders_as_programmed();
 	}
 	memset(&w0, 0, sizeof(w0));
 	memset(&w1, 0, sizeof(w1));
