@@ -4,6 +4,7 @@ a zero-copy memif client, and counts every copy that comes back; and it
 writes pcaps of valid frames."""
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -12,6 +13,14 @@ from scapy.all import IP, UDP, rdpcap
 from rtr import BUILD, PORT, SVC4, Dataplane, outdir
 
 GEN = os.path.join(BUILD, "rtr-gen")
+
+
+def run_gen(prefix, cmd):
+    """rtr-gen to completion; its runtime directory removed afterwards."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
 
 
 def gen_cmd(prefix, vdev=None):
@@ -30,13 +39,12 @@ def test_rtr_gen_programs_sends_and_counts_every_copy(cipher):
                    ["--ip", "0=" + SVC4], control=False, mem=512)
     try:
         dp.start()
-        p = subprocess.run(gen_cmd("rtr_gen_%d" % os.getpid(),
-                                   "net_memif0,role=client,socket=%s,socket-abstract=no,"
-                                   "zero-copy=yes" % sock) +
-                           ["--instance", dp.instance, "--channels", "3", "--fanout", "4",
-                            "--payload", "300", "--cipher", cipher, "--rate", "0.02",
-                            "--duration", "1", "--warmup", "0.3", "--json", rep],
-                           capture_output=True, text=True, timeout=60)
+        pfx = "rtr_gen_%d" % os.getpid()
+        p = run_gen(pfx, gen_cmd(pfx, "net_memif0,role=client,socket=%s,socket-abstract=no,"
+                                      "zero-copy=yes" % sock) +
+                    ["--instance", dp.instance, "--channels", "3", "--fanout", "4",
+                     "--payload", "300", "--cipher", cipher, "--rate", "0.02",
+                     "--duration", "1", "--warmup", "0.3", "--json", rep])
         assert p.returncode == 0, p.stderr
         r = json.load(open(rep))
         st = dp.stats()
@@ -55,10 +63,10 @@ def test_rtr_gen_programs_sends_and_counts_every_copy(cipher):
 def test_rtr_gen_writes_pcaps_of_valid_frames():
     d = outdir("gen_pcap")
     out = os.path.join(d, "f.pcap")
-    p = subprocess.run(gen_cmd("rtr_genp_%d" % os.getpid()) +
-                       ["--pcap", out, "--pcap-count", "40", "--channels", "4", "--fanout", "2",
-                        "--payload", "1200", "--dst-mac", "02:70:63:61:70:00"],
-                       capture_output=True, text=True, timeout=60)
+    pfx = "rtr_genp_%d" % os.getpid()
+    p = run_gen(pfx, gen_cmd(pfx) +
+                ["--pcap", out, "--pcap-count", "40", "--channels", "4", "--fanout", "2",
+                 "--payload", "1200", "--dst-mac", "02:70:63:61:70:00"])
     assert p.returncode == 0, p.stderr
     frames = rdpcap(out)
     assert len(frames) == 40
