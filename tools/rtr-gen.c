@@ -70,6 +70,7 @@ struct gen_cfg {
 	uint16_t queues;		/* sender c on TX queue c % queues; RX from all */
 	int sink;			/* no members, no TX: count what arrives */
 	int loopback;			/* no members: send, count whatever comes back */
+	int blind;			/* sink/loopback: count without reading the frames */
 	struct rte_ether_addr dst_mac;
 	int have_dst_mac;
 };
@@ -309,17 +310,42 @@ frame(struct rte_mbuf *m, struct sender *s, uint8_t type, uint64_t tsc)
  * endpoint validates its path (protocol.md 16.5). Sealed with OpenSSL and
  * the raw key: once per member, not per frame.
  */
+#define ACTIVATE_WINDOW	1024	/* a quarter of a worker's event ring */
+
+/* echoes of activation KEEPALIVEs come back: let them go */
+static void
+drain_rx(void)
+{
+	struct rte_mbuf *rx[BURST];
+	uint16_t k;
+
+	while ((k = rte_eth_rx_burst(0, 0, rx, BURST)) > 0)
+		rte_pktmbuf_free_bulk(rx, k);
+}
+
 static void
 activate_all(struct rtr_seg *seg)
 {
 	struct rtr_main_stats ms;
 	uint32_t i = 0;
-	uint64_t t0 = rte_get_tsc_cycles(), hz = rte_get_tsc_hz();
+	uint64_t t0 = rte_get_tsc_cycles(), hz = rte_get_tsc_hz(), base;
 
+	rtr_seg_stats_main(seg, &ms);
+	base = ms.members_active;	/* active before these: plain members */
 	while (i < n_members) {
 		struct rte_mbuf *b[BURST];
 		uint16_t n = 0, sent = 0;
 
+		/* each validated path is an event to the dataplane's main lcore;
+		 * a worker whose event ring is full drops the KEEPALIVE and waits
+		 * for the member's next frame, which never comes here: keep at
+		 * most ACTIVATE_WINDOW activations outstanding */
+		while ((int64_t)i - (int64_t)(ms.members_active - base) >= ACTIVATE_WINDOW) {
+			drain_rx();
+			rtr_seg_stats_main(seg, &ms);
+			if ((double)(rte_get_tsc_cycles() - t0) / (double)hz > 30 + n_members / 10000.0)
+				die("activation: members still PENDING", -ETIMEDOUT);
+		}
 		while (n < BURST && i < n_members) {
 			struct sender s = {
 				.member_id = mids[i], .host = i,
@@ -343,25 +369,14 @@ activate_all(struct rtr_seg *seg)
 		}
 		while (sent < n)
 			sent += rte_eth_tx_burst(0, 0, b + sent, (uint16_t)(n - sent));
-		/* echoes come back: let them go */
-		for (;;) {
-			struct rte_mbuf *rx[BURST];
-			uint16_t k = rte_eth_rx_burst(0, 0, rx, BURST);
-
-			if (k == 0)
-				break;
-			rte_pktmbuf_free_bulk(rx, k);
-		}
+		drain_rx();
 	}
 	do {
-		struct rte_mbuf *rx[BURST];
-		uint16_t k = rte_eth_rx_burst(0, 0, rx, BURST);
-
-		rte_pktmbuf_free_bulk(rx, k);
+		drain_rx();
 		rtr_seg_stats_main(seg, &ms);
 		if ((double)(rte_get_tsc_cycles() - t0) / (double)hz > 30 + n_members / 10000.0)
 			die("activation: members still PENDING", -ETIMEDOUT);
-	} while (ms.members_active < n_members);
+	} while (ms.members_active - base < n_members);
 	fprintf(stderr, "rtr-gen: %u encrypted members activated\n", n_members);
 }
 
@@ -448,6 +463,7 @@ struct tally {
 };
 
 static uint64_t t_measure_tsc;	/* frames stamped before this are warm-up */
+static uint64_t sink_touch;	/* what a ceiling's sink read: keeps the reads */
 
 static inline void
 rx_one(struct rte_mbuf *m, uint64_t now, double ns_per_tsc, int measure, struct tally *t)
@@ -457,7 +473,14 @@ rx_one(struct rte_mbuf *m, uint64_t now, double ns_per_tsc, int measure, struct 
 	uint32_t dst, idx;
 
 	if (cfg.sink || cfg.loopback) {
-		t->rx++;	/* a ceiling run: every frame counts */
+		/* a ceiling run: every frame counts. The sink reads the two cache
+		 * lines it reads of a relay copy (addresses; counter and stamp):
+		 * a sink that reads nothing leaves the shared buffers in the
+		 * sender's cache and would not be the same sink. */
+		if (!cfg.blind && m->data_len >= 14 + 20 + 8 + RTR_HDR_LEN + STAMP_LEN)
+			sink_touch += (uint64_t)d[12] + d[14 + 16] + d[14 + 20 + 8 + RTR_OFF_COUNTER] +
+				      d[14 + 20 + 8 + RTR_HDR_LEN];
+		t->rx++;
 		return;
 	}
 	if (m->data_len < 14 + 20 + 8 + RTR_HDR_LEN + (cfg.enc ? 0 : STAMP_LEN) ||
@@ -524,7 +547,8 @@ static void
 phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 {
 	uint64_t hz = rte_get_tsc_hz(), gap = 0, next, end;
-	struct rte_mbuf *tx[BURST], *rx[BURST];
+	struct rte_mbuf *pend[RTR_GEN_MAX_QUEUES][BURST], *rx[BURST];
+	uint16_t npend[RTR_GEN_MAX_QUEUES] = { 0 };
 	uint16_t n, i, sent, q;
 	uint32_t k, hot = cfg.hot ? cfg.hot : cfg.channels;
 	/* queues that have a sender; each queue's next sender */
@@ -546,17 +570,24 @@ phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 			/* one burst from one queue's senders: sender c always on
 			 * queue c % queues, so its frames stay in order */
 			uint16_t q = (uint16_t)((*c)++ % qn);
+			struct rte_mbuf **tx = pend[q];
 
-			if (rte_pktmbuf_alloc_bulk(pool, tx, BURST) == 0) {
+			/* frames the port refused wait for the next turn: building
+			 * frames that are thrown away would take the sink's cycles */
+			if (npend[q] == 0 && rte_pktmbuf_alloc_bulk(pool, tx, BURST) == 0) {
 				for (i = 0; i < BURST; i++) {
 					frame(tx[i], &senders[qcur[q]], RTR_T_MEDIA, now);
 					qcur[q] += cfg.queues;
 					if (qcur[q] >= hot)
 						qcur[q] = q;
 				}
-				sent = rte_eth_tx_burst(0, q, tx, BURST);
-				if (sent < BURST)
-					rte_pktmbuf_free_bulk(tx + sent, BURST - sent);
+				npend[q] = BURST;
+			}
+			if (npend[q] > 0) {
+				sent = rte_eth_tx_burst(0, q, tx, npend[q]);
+				if (sent > 0 && sent < npend[q])
+					memmove(tx, tx + sent, (npend[q] - sent) * sizeof(*tx));
+				npend[q] = (uint16_t)(npend[q] - sent);
 				if (t != NULL)
 					t->tx += sent;
 			}
@@ -578,6 +609,11 @@ phase(double secs, struct tally *t, double ns_per_tsc, uint32_t *c)
 			}
 		}
 	}
+	/* frames still waiting were never sent: their stamps belong to this
+	 * phase, so they do not go out in the next one */
+	for (q = 0; q < qn; q++)
+		if (npend[q] > 0)
+			rte_pktmbuf_free_bulk(pend[q], npend[q]);
 }
 
 /*
@@ -628,6 +664,7 @@ usage(void)
 		"  --queues N          N queue pairs; sender c on queue c %% N (default 1)\n"
 		"  --sink              no members, send nothing: count what arrives (ceilings)\n"
 		"  --loopback          no members: send, count whatever comes back (ceilings)\n"
+		"  --blind             with --sink/--loopback: count frames without reading them\n"
 		"  --pcap FILE [--pcap-count N] [--dst-mac MAC]  write frames, send nothing\n");
 }
 
@@ -653,6 +690,7 @@ parse_args(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },
 		{ "sink", no_argument, NULL, 'S' },
 		{ "loopback", no_argument, NULL, 'L' },
+		{ "blind", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -751,6 +789,9 @@ parse_args(int argc, char **argv)
 			cfg.loopback = 1;
 			cfg.program = 0;
 			break;
+		case 'B':
+			cfg.blind = 1;
+			break;
 		default:
 			usage();
 			return -1;
@@ -798,9 +839,10 @@ report(const struct tally *t, double secs, const struct rtr_worker_stats *w0,
 		reord += rcvs[m].reordered;
 	}
 	fprintf(f, "{\"channels\": %u, \"fanout\": %u, \"payload\": %u, \"cipher\": \"%s\","
-		" \"members\": %u, \"rate_mpps\": %.3f, \"seconds\": %.3f,\n",
+		" \"members\": %u, \"rate_mpps\": %.3f, \"seconds\": %.3f, \"sink_reads\": %s,"
+		" \"sink_read_sum\": %" PRIu64 ",\n",
 		cfg.channels, cfg.fanout, cfg.payload, cfg.enc ? "aes128gcm" : "none", n_members,
-		cfg.rate_mpps, secs);
+		cfg.rate_mpps, secs, cfg.blind ? "false" : "true", sink_touch);
 	fprintf(f, " \"sent\": %" PRIu64 ", \"received\": %" PRIu64 ", \"expected\": %" PRIu64
 		", \"lost\": %" PRIu64 ", \"loss_ratio\": %.6f, \"reordered\": %" PRIu64 ",\n",
 		t->tx, t->rx, expected, lost, expected ? (double)lost / (double)expected : 0.0,
