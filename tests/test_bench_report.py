@@ -254,3 +254,17 @@ def test_no_gnuplot(tmp_path):
     assert not (tmp_path / "benchmarks.md").exists()
     p = run(tmp_path, synthetic(), env=env, outputs=False)   # the table alone needs no gnuplot
     assert p.returncode == 0 and "Targets (issue 5)" in p.stdout
+
+
+def test_blind_sink_reference(tmp_path):
+    """Txonly into a sink that reads nothing is shown beside the ceilings and
+    never counts as one: targets stay computed from the reading sink's."""
+    doc = synthetic()
+    doc["ceiling_sink_blind"] = [{"kind": "txonly", "payload": 200, "tx_mode": "copy", "mpps": 40.0}]
+    p = run(tmp_path, doc)
+    assert p.returncode == 0, p.stderr
+    md = (tmp_path / "benchmarks.md").read_text()
+    body = md.split("## Ceilings", 1)[1].split("\n## ", 1)[0]
+    assert "without reading them" in body and "40.00 Mpps at 200 B" in body, body
+    # fan-out 16 at 200 B: 19.0 Mpps copy against the 20 Mpps reading-sink ceiling
+    assert target(md_rows(md, "Targets (issue 5)")[2:], "fan-out 16, 200 B")[2].startswith("95.0%")

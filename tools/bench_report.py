@@ -622,8 +622,17 @@ class Report:
             if "cipher" in c:
                 name += f", {f_cipher(c['cipher'])}"
             t.add([name, f_payload(c["payload"]), f_mpps(c["mpps"])])
-        out.append(("Ceilings (dpdk-testpmd, same cores, sink and frame layout)",
-                    [t] if doc["ceiling"] else ["No ceiling was measured."]))
+        parts_c = [t] if doc["ceiling"] else ["No ceiling was measured."]
+        blind = doc.get("ceiling_sink_blind")
+        if isinstance(blind, list) and blind:
+            figs = [f"{f_mpps(c.get('mpps'))} Mpps at {f_payload(c.get('payload'))}"
+                    for c in blind if isinstance(c, dict)]
+            parts_c.append("For reference, not a ceiling: the same txonly into a sink that counts "
+                           "frames without reading them sends " + and_list(figs) + ". Such a sink "
+                           "leaves the shared memif buffers in the sender's cache; a relay's "
+                           "receivers read what they receive, so the ceilings above use a sink that "
+                           "reads each frame as it reads a relay copy.")
+        out.append(("Ceilings (dpdk-testpmd, same cores, sink and frame layout)", parts_c))
 
         t = Table(["cipher", "tx", "payload", "fan-out", "in Mpps", "out Mpps", "of ceiling",
                    "cycles/out", "drops", "notes"], "lllrrrrrrl")
