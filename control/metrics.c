@@ -837,6 +837,8 @@ page_dataplane(struct buf *b, const struct snap *s)
 	    m->enc_max);
 	one(b, "rtrelay_dataplane_roams_total", "counter", "Validated moves of members.",
 	    m->roams);
+	one(b, "rtrelay_dataplane_heap_used_bytes", "gauge",
+	    "DPDK heap the dataplane holds (tables, rings, key slots).", m->heap_used);
 
 	if (s->n_apps > 0) {
 		static const struct {

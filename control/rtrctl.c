@@ -495,6 +495,9 @@ cmd_stats(int argc, char **argv)
 				       (unsigned long long)m.enc_members, (unsigned long long)m.enc_max,
 				       (unsigned long long)w.enc_opened, (unsigned long long)w.enc_sealed,
 				       (unsigned long long)m.roams, (unsigned long long)m.rekeys);
+			if (every == 0)
+				printf("  heap in use %.1f MiB (tables, rings, key slots)\n",
+				       (double)m.heap_used / (1 << 20));
 			for (i = 0; i < seg->stats->n_drop_reasons && every == 0; i++)
 				if (w.drops[i])
 					printf("  %-28s %llu\n", rtr_seg_drop_name(seg, i),

@@ -273,6 +273,20 @@ ns_now(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* what the tables, rings and key slots hold of DPDK's heap, all sockets */
+static void
+heap_refresh(struct rtr_dp *dp)
+{
+	struct rte_malloc_socket_stats st;
+	uint64_t used = 0;
+	unsigned int s;
+
+	for (s = 0; s < rte_socket_count(); s++)
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(s), &st) == 0)
+			used += st.heap_allocsz_bytes;
+	__atomic_store_n(&rtr_stats_mainp(dp->seg->stats)->heap_used, used, __ATOMIC_RELAXED);
+}
+
 /* Port counters and link state, published under the stats epoch. */
 static void
 ports_refresh(struct rtr_dp *dp)
@@ -305,6 +319,7 @@ ports_refresh(struct rtr_dp *dp)
 	}
 	__atomic_store_n(&sh->epoch, sh->epoch + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&sh->in_progress, 0, __ATOMIC_RELEASE);
+	heap_refresh(dp);
 }
 
 static void

@@ -496,7 +496,8 @@ struct rtr_main_stats {
 	uint64_t enc_max;		/* --max-enc-members */
 	uint64_t roams;			/* endpoints moved after validation */
 	uint64_t rekeys;		/* key phases installed by MEMBER_REKEY */
-	uint64_t reserved[8];
+	uint64_t heap_used;		/* gauge: bytes held in DPDK's heap (tables, rings, keys) */
+	uint64_t reserved[7];
 };
 _Static_assert(sizeof(struct rtr_main_stats) == 256, "main stats size");
 

@@ -135,6 +135,8 @@ def test_metrics_page_headers_and_values():
         assert val(m, "rtrelay_dataplane_keepalives_echoed_total") >= 2
         assert val(m, "rtrelay_dataplane_rx_packets_total") >= 25
         assert val(m, "rtrelay_dataplane_tx_bytes_total") > 0
+        # the tables are allocated at start-up: the heap gauge holds them
+        assert val(m, "rtrelay_dataplane_heap_used_bytes") > 1 << 20
         # Pair.resolve sent one short datagram per family
         assert val(m, "rtrelay_dataplane_drops_total", reason="relay_short") >= 2
         assert val(m, "rtrelay_dataplane_drops_total", reason="member_unknown") == 0

@@ -320,8 +320,9 @@ class Bench:
                              "out_mpps": round(r["out_mpps"], 3),
                              "cycles_per_out": r["dataplane"]["cycles_per_out"],
                              "drops": sum(r["dataplane"]["drops"].values()), "ratio": None,
-                             "memory_mib": None,
-                             "notes": "hugepages reserved (-m): %d MiB; table use not measured"
+                             "memory_mib": r["dataplane"].get("heap_used_mib"),
+                             "notes": "memory: the dataplane's DPDK heap in use (tables, rings, "
+                                      "key slots); hugepages reserved (-m): %d MiB"
                                       % r["memory_mib"]})
                 log("scale %7d channels (%d members, %s) hot %s: out %.2f Mpps" %
                     (channels, members, cipher, hot, r["out_mpps"]))

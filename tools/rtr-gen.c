@@ -863,7 +863,15 @@ report(const struct tally *t, double secs, const struct rtr_worker_stats *w0,
 			seg != NULL ? rtr_seg_drop_name(seg, i) : rtr_drop_name(i), d);
 		first = 0;
 	}
-	fprintf(f, "}},\n \"latency_us\": ");
+	fprintf(f, "}");
+	if (seg != NULL) {
+		struct rtr_main_stats ms;
+
+		rtr_seg_stats_main(seg, &ms);
+		fprintf(f, ", \"heap_used_mib\": %.1f, \"members\": %" PRIu64 ", \"channels\": %" PRIu64,
+			(double)ms.heap_used / (1 << 20), ms.members, ms.channels);
+	}
+	fprintf(f, "},\n \"latency_us\": ");
 	if (hist_n)
 		fprintf(f, "{\"samples\": %" PRIu64 ", \"p50\": %.0f, \"p99\": %.0f, \"p999\": %.0f}",
 			hist_n, hist_pct(50), hist_pct(99), hist_pct(99.9));
