@@ -35,10 +35,25 @@ BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BU
             $(BUILD)/rtr-client $(BUILD)/rtr-gen
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token $(BUILD)/test_noise
-TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay
+TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay $(BUILD)/test_xdp
+# The XDP pre-filter: a BPF object (net_af_xdp's xdp_prog=, or rtr-xdp) and
+# the libbpf skeleton its loaders embed
+XDP_OBJ  := $(BUILD)/rtr_xdp.bpf.o
+XDP_SKEL := $(BUILD)/gen/rtr_xdp.skel.h
 
 .PHONY: all test unit pytest fuzz demo demo-memif clean setup bench
-all: $(BINS) $(TESTBINS)
+all: $(BINS) $(TESTBINS) $(XDP_OBJ)
+
+$(XDP_OBJ): xdp/rtr_xdp.bpf.c xdp/rtr_xdp.h
+	@mkdir -p $(dir $@)
+	@echo "  BPF     $@"
+	@$(CLANG) -O2 -g -target bpf -Wall -Werror -Ixdp -I/usr/include/$(shell $(CC) -dumpmachine) \
+		-c $< -o $@
+
+$(XDP_SKEL): $(XDP_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  SKEL    $@"
+	@bpftool gen skeleton $< name rtr_xdp > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c $(HDRS) $(CRYPTO_HDRS)
 	@mkdir -p $(dir $@)
@@ -126,6 +141,12 @@ $(BUILD)/test_aead: $(BUILD)/obj/tests/test_aead.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(BUILD)/obj/tests/test_xdp.o: $(XDP_SKEL) xdp/rtr_xdp.h
+$(BUILD)/obj/tests/test_xdp.o: CFLAGS += -Ixdp -I$(BUILD)/gen
+$(BUILD)/test_xdp: $(BUILD)/obj/tests/test_xdp.o
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 $(BUILD)/test_replay: $(BUILD)/obj/tests/test_replay.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -147,6 +168,7 @@ unit: all
 	$(BUILD)/test_noise
 	$(BUILD)/test_aead
 	$(BUILD)/test_replay
+	$(BUILD)/test_xdp
 
 pytest: all
 	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/
