@@ -32,7 +32,7 @@ CRYPTO_HDRS := $(wildcard crypto/*.h)
 CRYPTO_OBJS := $(CRYPTO_SRCS:%.c=$(BUILD)/obj/%.o)
 
 BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BUILD)/rtrctl \
-            $(BUILD)/rtr-client $(BUILD)/rtr-gen
+            $(BUILD)/rtr-client $(BUILD)/rtr-gen $(BUILD)/rtr-xdp
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token $(BUILD)/test_noise
 TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay $(BUILD)/test_xdp
@@ -140,6 +140,19 @@ $(BUILD)/test_noise: $(BUILD)/obj/tests/test_noise.o $(BUILD)/librtrcrypto.a
 $(BUILD)/test_aead: $(BUILD)/obj/tests/test_aead.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+XDP_HDRS := xdp/rtr_xdp.h xdp/rtr_xdp_user.h
+$(BUILD)/obj/xdp/rtr_xdp_user.o $(BUILD)/obj/tools/rtr-xdp.o: $(XDP_HDRS)
+$(BUILD)/obj/xdp/rtr_xdp_user.o $(BUILD)/obj/tools/rtr-xdp.o: CFLAGS += -Ixdp -I$(BUILD)/gen
+$(BUILD)/obj/tools/rtr-xdp.o: $(XDP_SKEL)
+$(BUILD)/librtrxdp.a: $(BUILD)/obj/xdp/rtr_xdp_user.o
+	@echo "  AR      $@"
+	@ar rcs $@ $^
+
+# The pre-filter's loader and operator tool (libbpf; no EAL)
+$(BUILD)/rtr-xdp: $(BUILD)/obj/tools/rtr-xdp.o $(BUILD)/librtrxdp.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lbpf $(SANFLAGS)
 
 $(BUILD)/obj/tests/test_xdp.o: $(XDP_SKEL) xdp/rtr_xdp.h
 $(BUILD)/obj/tests/test_xdp.o: CFLAGS += -Ixdp -I$(BUILD)/gen
