@@ -40,6 +40,7 @@ TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay $(BUILD)/test_xdp
 # the libbpf skeleton its loaders embed
 XDP_OBJ  := $(BUILD)/rtr_xdp.bpf.o
 XDP_SKEL := $(BUILD)/gen/rtr_xdp.skel.h
+XDP_HDRS := xdp/rtr_xdp.h xdp/rtr_xdp_user.h
 
 .PHONY: all test unit pytest fuzz demo demo-memif clean setup bench
 all: $(BINS) $(TESTBINS) $(XDP_OBJ)
@@ -101,16 +102,17 @@ $(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o $(BUILD)/librtrcrypto.a
 
 # Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
 CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c \
-             control/audit.c control/metrics.c
+             control/audit.c control/metrics.c control/xdp.c
 CTLD_OBJS := $(CTLD_SRCS:%.c=$(BUILD)/obj/%.o)
-$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol
-$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS)
+$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol -Ixdp
+$(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS) $(XDP_HDRS)
 
-$(BUILD)/rtr-controld: $(CTLD_OBJS) $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
+$(BUILD)/rtr-controld: $(CTLD_OBJS) $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a $(BUILD)/librtrxdp.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/rtrctl: $(BUILD)/obj/control/rtrctl.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
+$(BUILD)/rtrctl: $(BUILD)/obj/control/rtrctl.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a \
+		$(BUILD)/librtrxdp.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -141,7 +143,6 @@ $(BUILD)/test_aead: $(BUILD)/obj/tests/test_aead.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-XDP_HDRS := xdp/rtr_xdp.h xdp/rtr_xdp_user.h
 $(BUILD)/obj/xdp/rtr_xdp_user.o $(BUILD)/obj/tools/rtr-xdp.o: $(XDP_HDRS)
 $(BUILD)/obj/xdp/rtr_xdp_user.o $(BUILD)/obj/tools/rtr-xdp.o: CFLAGS += -Ixdp -I$(BUILD)/gen
 $(BUILD)/obj/tools/rtr-xdp.o: $(XDP_SKEL)

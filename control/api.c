@@ -555,9 +555,14 @@ cmd_acl(struct ctld *d, const char *op, json_t *args)
 		for (i = 0; i < d->n_acls; i++) {
 			const struct ctld_acl *r = &d->acls[i];
 
-			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s}", "id", r->id,
+			/* xdp: where the rule holds besides JOIN; global deny rules
+			 * also drop the source's every packet in the XDP pre-filter */
+			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s,s:s}", "id", r->id,
 				"action", r->allow ? "allow" : "deny", "prefix", r->text,
-				"app_id", r->app_index ? d->apps[r->app_index].app_id : "(global)"));
+				"app_id", r->app_index ? d->apps[r->app_index].app_id : "(global)",
+				"xdp", ctld_xdp_rule_loaded(d, r) ? "dropped" :
+				       r->app_index == 0 && !r->allow ?
+				       (d->xdp.present ? "pending" : "no pre-filter") : "join only"));
 		}
 		return ok(arr);
 	}
@@ -592,6 +597,25 @@ cmd_acl(struct ctld *d, const char *op, json_t *args)
 		return ok(json_pack("{s:i}", "members_removed", ctld_enforce_policy(d, 0)));
 	}
 	return err(2, "acl: add, del or list");
+}
+
+static json_t *
+cmd_xdp(struct ctld *d)
+{
+	const struct ctld_xdp *x = &d->xdp;
+	json_t *c = json_object();
+	int i;
+
+	for (i = 0; i < RTR_XDP_CTR_MAX; i++)
+		json_object_set_new(c, rtr_xdp_ctr_names[i],
+				    json_pack("{s:I,s:I}", "packets", (json_int_t)x->ctr[i].packets,
+					      "bytes", (json_int_t)x->ctr[i].bytes));
+	return ok(json_pack("{s:b,s:s,s:i,s:I,s:i,s:I,s:i,s:I,s:I,s:i,s:o}",
+			    "present", x->present, "pins", RTR_XDP_PIN_ROOT, "port", x->port,
+			    "src_pps", (json_int_t)x->src_pps, "src_burst", x->src_burst,
+			    "prefix_pps", (json_int_t)x->pfx_pps, "prefix_burst", x->pfx_burst,
+			    "syncs", (json_int_t)x->syncs, "sync_errors", (json_int_t)x->sync_errors,
+			    "deny_rules", x->rules, "counters", c));
 }
 
 static json_t *
@@ -642,7 +666,7 @@ is_read_only(const char *cmd)
 {
 	static const char *const readers[] = {
 		"status", "app.list", "app.show", "channel.list", "channel.show", "member.list",
-		"node.show", "audit.tail", "audit.verify", "acl.list", NULL,
+		"node.show", "audit.tail", "audit.verify", "acl.list", "xdp.show", NULL,
 	};
 	int i;
 
@@ -714,6 +738,8 @@ dispatch(struct ctld *d, struct client *cl, const char *cmd, json_t *args)
 		return cmd_kick(d, args);
 	if (strncmp(cmd, "acl.", 4) == 0)
 		return cmd_acl(d, cmd + 4, args);
+	if (strcmp(cmd, "xdp.show") == 0)
+		return cmd_xdp(d);
 	if (strcmp(cmd, "node.show") == 0) {
 		char pub[65];
 

@@ -451,7 +451,13 @@ usage(void)
 		"  --alarm-drop-rate N     alarm above N drops/s of any one reason (default 10000)\n"
 		"  --alarm-punt-backlog N  alarm above N JOINs waiting in the punt ring (default 512)\n"
 		"  --alarm-heartbeat-ms N  alarm when the dataplane heartbeat is older (default 1000)\n"
-		"                          (a threshold of 0 turns that alarm off)\n");
+		"                          (a threshold of 0 turns that alarm off)\n"
+		"  XDP pre-filter, when one is pinned for the instance (rtr-xdp attach/adopt):\n"
+		"  --xdp-port N            the UDP service port it guards (default 7700)\n"
+		"  --xdp-src-pps N         packets/s per source address (default 10000; 0: off)\n"
+		"  --xdp-src-burst N       burst per source (default 20000)\n"
+		"  --xdp-prefix-pps N      packets/s per /24 or /64 (default 100000; 0: off)\n"
+		"  --xdp-prefix-burst N    burst per prefix (default 200000)\n");
 }
 
 int
@@ -466,6 +472,11 @@ main(int argc, char **argv)
 		{ "alarm-drop-rate", required_argument, NULL, 'A' },
 		{ "alarm-punt-backlog", required_argument, NULL, 'P' },
 		{ "alarm-heartbeat-ms", required_argument, NULL, 'H' },
+		{ "xdp-port", required_argument, NULL, 1 },
+		{ "xdp-src-pps", required_argument, NULL, 2 },
+		{ "xdp-src-burst", required_argument, NULL, 3 },
+		{ "xdp-prefix-pps", required_argument, NULL, 4 },
+		{ "xdp-prefix-burst", required_argument, NULL, 5 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -481,6 +492,7 @@ main(int argc, char **argv)
 	setrlimit(RLIMIT_CORE, &nocore);
 	prctl(PR_SET_DUMPABLE, 0);
 	snprintf(d->instance, sizeof(d->instance), "default");
+	ctld_xdp_init(d);
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'i':
@@ -515,6 +527,16 @@ main(int argc, char **argv)
 
 			if (ctld_alarm_set(&alarm_cfg, which, optarg, why, sizeof(why)) < 0) {
 				fprintf(stderr, "rtr-controld: --alarm-%s: %s\n", which, why);
+				return 2;
+			}
+			break;
+		}
+		case 1: case 2: case 3: case 4: case 5: {
+			static const char *const names[] = { "", "port", "src-pps", "src-burst",
+							     "prefix-pps", "prefix-burst" };
+
+			if (ctld_xdp_set(&d->xdp, names[o], optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "rtr-controld: --xdp-%s: %s\n", names[o], why);
 				return 2;
 			}
 			break;
@@ -586,6 +608,7 @@ main(int argc, char **argv)
 			ctld_alarms_tick(d, &alarm_cfg);
 			next_tick = mono_ms() + ALARM_TICK_MS;
 		}
+		ctld_xdp_tick(d);
 		n = ctld_api_fds(d, fds, CTLD_MAX_CLIENTS + 1);
 		/* the rings have no file descriptor: look at them every millisecond */
 		if (poll(fds, (nfds_t)n, d->seg != NULL ? 1 : 50) > 0)
@@ -614,6 +637,7 @@ main(int argc, char **argv)
 	if (d->seg != NULL)
 		rtr_seg_detach(d->seg);
 	ctld_sess_clear(d);
+	ctld_xdp_close(d);
 	ctld_store_close(d);
 	return 0;
 }

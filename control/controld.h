@@ -13,6 +13,7 @@
 #include "rtr_abi.h"
 #include "rtr_seg.h"
 #include "rtr_wire.h"
+#include "rtr_xdp_user.h"
 
 #define CTLD_MAX_APPS		1024
 #define CTLD_SECRET_LEN		32
@@ -99,6 +100,23 @@ struct ctld_counters {
 	uint64_t dp_cmd_errors;
 };
 
+/* The XDP pre-filter of this instance, when one is pinned (xdp.c) */
+struct ctld_xdp {
+	int present;			/* the pinned maps opened at the last tick */
+	struct rtr_xdp_maps m;
+	uint32_t cfg_map_id;		/* a new id: re-attached or re-adopted, sync again */
+	int dirty;			/* the isolation rules changed since the last sync */
+	uint64_t next_tick_ms, next_full_ms;
+	/* settings (rtr-controld --xdp-*) */
+	uint16_t port;
+	uint64_t src_pps, pfx_pps;
+	uint32_t src_burst, pfx_burst;
+	/* state for the API and metrics */
+	unsigned int rules;		/* deny prefixes in the tries after the last sync */
+	uint64_t syncs, sync_errors;
+	struct rtr_xdp_ctr ctr[RTR_XDP_CTR_MAX];
+};
+
 struct ctld {
 	char instance[RTR_INSTANCE_MAX + 1];
 	char db_path[256];
@@ -119,6 +137,7 @@ struct ctld {
 	struct ctld_acl acls[CTLD_MAX_ACLS];
 	unsigned int n_acls;
 	struct ctld_counters c;
+	struct ctld_xdp xdp;
 	struct ctld_sess *sess;		/* indexed by member slot */
 	uint32_t sess_n;
 	int listen_fd;
@@ -196,6 +215,14 @@ uint64_t ctld_channel_hash(const struct ctld *d, uint32_t app_index, const char 
 
 int ctld_region_ok(const struct ctld *d, const struct ctld_app *a);
 int ctld_enforce_policy(struct ctld *d, uint32_t app_index);
+
+/* xdp.c: global deny rules and rate settings into the pinned pre-filter */
+void ctld_xdp_init(struct ctld *d);
+void ctld_xdp_tick(struct ctld *d);
+void ctld_xdp_rules_changed(struct ctld *d);
+void ctld_xdp_close(struct ctld *d);
+int ctld_xdp_set(struct ctld_xdp *x, const char *which, const char *val, char *why, size_t len);
+int ctld_xdp_rule_loaded(const struct ctld *d, const struct ctld_acl *a);
 
 /* api.c */
 int ctld_api_open(struct ctld *d);

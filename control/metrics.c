@@ -106,6 +106,10 @@ struct snap {
 	struct rtr_port_stats ports[SNAP_MAX_PORTS];
 	char drop_names[RTR_DROP_SLOTS][RTR_DROP_NAME_LEN];
 	struct alarm al[AL_N];
+	bool xdp_present;
+	uint32_t xdp_rules;
+	uint64_t xdp_sync_errors;
+	struct rtr_xdp_ctr xdp[RTR_XDP_CTR_MAX];
 	uint32_t n_apps;
 	struct snap_app apps[CTLD_MAX_APPS];
 };
@@ -446,6 +450,10 @@ snapshot(struct ctld *d, const struct ctld_alarm_cfg *cfg, uint64_t now, bool hb
 	s->punt_backlog = backlog;
 	s->cfg = *cfg;
 	s->c = d->c;
+	s->xdp_present = d->xdp.present;
+	s->xdp_rules = d->xdp.rules;
+	s->xdp_sync_errors = d->xdp.sync_errors;
+	memcpy(s->xdp, d->xdp.ctr, sizeof(s->xdp));
 	s->apps_cfg = s->apps_enabled = 0;
 	for (i = 1; i < CTLD_MAX_APPS; i++) {
 		s->apps_cfg += d->apps[i].in_use;
@@ -753,6 +761,32 @@ page_controld(struct buf *b, const struct snap *s)
 }
 
 static void
+page_xdp(struct buf *b, const struct snap *s)
+{
+	char l[96];
+	int i;
+
+	one(b, "rtrelay_xdp_present", "gauge",
+	    "1: the instance has an XDP pre-filter pinned (rtr-xdp attach or adopt).",
+	    s->xdp_present);
+	if (!s->xdp_present)
+		return;
+	one(b, "rtrelay_xdp_deny_rules", "gauge", "Global deny prefixes loaded into the XDP tries.",
+	    s->xdp_rules);
+	one(b, "rtrelay_xdp_sync_errors_total", "counter",
+	    "Failed writes of rules or settings into the XDP maps.", s->xdp_sync_errors);
+	family(b, "rtrelay_xdp_packets_total", "counter",
+	       "Packets the XDP pre-filter judged, by verdict (pass_*, drop_*, redirect_xsk).");
+	for (i = 0; i < RTR_XDP_CTR_MAX; i++)
+		u64(b, "rtrelay_xdp_packets_total", label(l, sizeof(l), "verdict", rtr_xdp_ctr_names[i]),
+		    s->xdp[i].packets);
+	family(b, "rtrelay_xdp_bytes_total", "counter", "Bytes the XDP pre-filter judged, by verdict.");
+	for (i = 0; i < RTR_XDP_CTR_MAX; i++)
+		u64(b, "rtrelay_xdp_bytes_total", label(l, sizeof(l), "verdict", rtr_xdp_ctr_names[i]),
+		    s->xdp[i].bytes);
+}
+
+static void
 page_dataplane(struct buf *b, const struct snap *s)
 {
 	const struct rtr_worker_stats *w = &s->w;
@@ -979,6 +1013,7 @@ page(const struct snap *s)
 		if (s->attached)
 			page_dataplane(&b, s);
 		page_alarms(&b, s);
+		page_xdp(&b, s);
 	}
 	return b;
 }

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "rtr_seg.h"
+#include "rtr_xdp_user.h"
 #include "token.h"
 
 #define EXIT_REFUSED	1
@@ -449,9 +450,17 @@ cmd_stats(int argc, char **argv)
 	for (loops = 0;; loops++) {
 		struct rtr_worker_stats w;
 		struct rtr_main_stats m;
+		struct rtr_xdp_ctr xc[RTR_XDP_CTR_MAX];
+		struct rtr_xdp_maps xm;
+		int have_xdp;
 
 		rtr_seg_stats_workers(seg, &w);
 		rtr_seg_stats_main(seg, &m);
+		have_xdp = 0;
+		if (rtr_xdp_open(instance, &xm) == 0) {
+			have_xdp = rtr_xdp_counters(&xm, xc) == 0;
+			rtr_xdp_close(&xm);
+		}
 		if (json_out) {
 			json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 					      "rx_pkts", (json_int_t)w.rx_pkts,
@@ -475,6 +484,14 @@ cmd_stats(int argc, char **argv)
 					json_object_set_new(dr, rtr_seg_drop_name(seg, k),
 							    json_integer((json_int_t)w.drops[k]));
 			json_object_set_new(o, "drops_by_reason", dr);
+			if (have_xdp) {
+				json_t *x = json_object();
+
+				for (k = 0; k < RTR_XDP_CTR_MAX; k++)
+					json_object_set_new(x, rtr_xdp_ctr_names[k],
+							    json_integer((json_int_t)xc[k].packets));
+				json_object_set_new(o, "xdp", x);
+			}
 			json_dumpf(o, stdout, JSON_COMPACT);
 			putchar('\n');
 			json_decref(o);
@@ -502,6 +519,12 @@ cmd_stats(int argc, char **argv)
 				if (w.drops[i])
 					printf("  %-28s %llu\n", rtr_seg_drop_name(seg, i),
 					       (unsigned long long)w.drops[i]);
+			/* the XDP pre-filter's verdicts, before the dataplane's */
+			for (i = 0; have_xdp && i < RTR_XDP_CTR_MAX; i++)
+				if (xc[i].packets && (every == 0 || strncmp(rtr_xdp_ctr_names[i],
+									    "drop", 4) == 0))
+					printf("  xdp %-24s %llu\n", rtr_xdp_ctr_names[i],
+					       (unsigned long long)xc[i].packets);
 		}
 		fflush(stdout);
 		if (every == 0 || !rtr_seg_alive(seg) || (count && (unsigned int)loops + 1 >= count))
@@ -624,13 +647,38 @@ cmd_token(int argc, char **argv)
 }
 
 static int
+cmd_xdp(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "show") == 0)
+		return run("xdp.show", NULL, NULL);
+	return usage_error("%s", "xdp show");
+}
+
+static int
 cmd_acl(int argc, char **argv)
 {
-	static const char *const cols[] = { "id", "action", "prefix", "app_id", NULL };
+	static const char *const cols[] = { "id", "action", "prefix", "app_id", "xdp", NULL };
 	json_t *args;
 
-	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return run("acl.list", NULL, cols);
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		int rc = run("acl.list", NULL, cols);
+		json_t *x = NULL;
+
+		/* what the deny rules dropped before the dataplane saw it */
+		if (rc == 0 && !json_out && call("xdp.show", NULL, &x) == 0) {
+			json_t *dd = json_object_get(json_object_get(x, "counters"), "drop_deny");
+
+			if (json_is_true(json_object_get(x, "present")))
+				printf("xdp pre-filter: drop_deny %lld packets, %lld bytes\n",
+				       (long long)json_integer_value(json_object_get(dd, "packets")),
+				       (long long)json_integer_value(json_object_get(dd, "bytes")));
+			else
+				printf("xdp pre-filter: none pinned for this instance (rules hold "
+				       "at JOIN only)\n");
+			json_decref(x);
+		}
+		return rc;
+	}
 	if (argc >= 4 && strcmp(argv[1], "add") == 0) {
 		args = json_pack("{s:s,s:s}", "action", argv[2], "prefix", argv[3]);
 		if (argc == 6 && strcmp(argv[4], "--app") == 0)
@@ -690,6 +738,7 @@ static const struct cmd {
 	{ "stats", cmd_stats, "stats [--watch SECONDS [--count N]]   (from the stats segment)" },
 	{ "acl", cmd_acl, "acl add allow|deny PREFIX [--app APP_ID] | acl del ID | acl list" },
 	{ "audit", cmd_audit, "audit tail [N] | audit verify" },
+	{ "xdp", cmd_xdp, "xdp show   (the XDP pre-filter: settings, deny rules loaded, counters)" },
 	{ "token", cmd_token, "token new --app-id ID --cert-file FILE --channel NAME --uid N\n"
 	  "        --role pub|sub [--privs audio,video,data] [--expire SECONDS]   (offline)" },
 };

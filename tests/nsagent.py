@@ -6,7 +6,7 @@
       binds the ports, prints "ready", then prints one JSON line:
       {"41002": [[counter, payload_hex], ...], ...} when every port has N
       frames or the timeout passes.
-  nsagent.py send --sport P --dst ADDR --frames HEX[,HEX...]|@FILE [--repeat N] [--pps R]
+  nsagent.py send --sport P --dst ADDR --frames HEX[,HEX...]|@FILE [--repeat N] [--pps R] [--src A]
       sends the frames (in order, repeated) from source port P; @FILE: the
       hex frames from a file, one per line (for more than fits an argument).
   nsagent.py ka --sport P --dst ADDR --frame HEX --timeout S
@@ -52,7 +52,7 @@ def recv(a):
 
 def send(a):
     s = socket.socket(family(a.dst), socket.SOCK_DGRAM)
-    s.bind(("::" if ":" in a.dst else "0.0.0.0", a.sport))
+    s.bind((a.src or ("::" if ":" in a.dst else "0.0.0.0"), a.sport))
     spec = open(a.frames[1:]).read() if a.frames.startswith("@") else a.frames
     frames = [bytes.fromhex(h) for h in spec.replace("\n", ",").split(",") if h]
     gap = 1.0 / a.pps if a.pps else 0
@@ -98,6 +98,7 @@ def main():
     s.add_argument("--repeat", type=int, default=1)
     s.add_argument("--pps", type=float, default=0)
     s.add_argument("--seq", action="store_true", help="put a sequence number in the counter field")
+    s.add_argument("--src", default="", help="the source address (default: any)")
     k = sub.add_parser("ka")
     k.add_argument("--sport", type=int, required=True)
     k.add_argument("--dst", required=True)
