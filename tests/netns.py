@@ -77,12 +77,13 @@ class Pair:
         assert p.returncode == 0
         return json.loads(out.strip().splitlines()[-1])
 
-    def resolve(self):
+    def resolve(self, v6=True):
         """Have the client kernel resolve the service addresses (ARP and ND,
         answered by the dataplane) before a stream starts, so no frame waits
         in the kernel's neighbour queue. One short datagram per family goes to
         the service port and is dropped there as relay_short."""
-        for dst in (SVC4, SVC6):
+        dsts = (SVC4, SVC6) if v6 else (SVC4,)
+        for dst in dsts:
             sh("ip", "netns", "exec", self.cl, "/usr/bin/python3", "-c",
                "import socket; s=socket.socket(socket.AF_INET%s, socket.SOCK_DGRAM); "
                "s.sendto(b'x', ('%s', 7700))" % ("6" if ":" in dst else "", dst))
@@ -90,7 +91,7 @@ class Pair:
         def resolved():
             out = json.loads(sh("ip", "-j", "-n", self.cl, "neigh", "show", "dev", "cl0"))
             ok = {e["dst"] for e in out if e.get("lladdr") == self.dp_mac}
-            return SVC4 in ok and SVC6 in ok
+            return all(d in ok for d in dsts)
         deadline = time.monotonic() + 15
         while not resolved():
             assert time.monotonic() < deadline, "the dataplane did not answer ARP/ND"

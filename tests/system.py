@@ -5,9 +5,9 @@ other namespace."""
 import itertools
 import os
 
-from netns import SVC4, SVC6, Pair
-from rtr import (Controld, Dataplane, join_frame, keepalive, make_token, outdir, parse_reply,
-                 wait_for)
+from netns import SVC4, SVC6, Pair, sh
+from rtr import (BUILD, Controld, Dataplane, join_frame, keepalive, make_token, outdir,
+                 parse_reply, wait_for)
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
 CERT = "5CFd2fd1755d40ecb72977518be15d3b"
@@ -20,7 +20,12 @@ class System:
 
     controld_args = ()
 
-    def __init__(self, name, controld_args=(), enc="off", dp_args=(), workers=1):
+    def __init__(self, name, controld_args=(), enc="off", dp_args=(), workers=1, port="af_packet"):
+        """port="af_xdp": the dataplane on net_af_xdp with rtrelay's XDP
+        pre-filter as its program; the kernel then owns the service address
+        (ARP, ICMP) and only the service port reaches the dataplane (IPv4
+        only: the dataplane's veth has IPv6 off)."""
+        self.port = port
         self.enc = enc
         self.workers = workers
         self.dp_args = tuple(dp_args)
@@ -30,7 +35,9 @@ class System:
 
     def new_dataplane(self, *args):
         vdev = "net_af_packet0,iface=dp0"
-        if self.workers > 1:
+        if self.port == "af_xdp":
+            vdev = "net_af_xdp0,iface=dp0,xdp_prog=" + os.path.join(BUILD, "rtr_xdp.bpf.o")
+        elif self.workers > 1:
             vdev += ",qpairs=%d" % self.workers   # kernel fan-out by flow hash
         return Dataplane([vdev],
                          ["--ip", "0=" + SVC4, "--ip", "0=" + SVC6] +
@@ -41,6 +48,8 @@ class System:
     def __enter__(self):
         self.net = Pair(self.tag).__enter__()
         self.instance = "c%s" % self.tag
+        if self.port == "af_xdp":
+            sh("ip", "-n", self.net.dp, "addr", "add", SVC4 + "/24", "dev", "dp0")
         self.dp = self.cd = None
         try:
             self.dp = self.new_dataplane()
@@ -51,7 +60,7 @@ class System:
                 f.write(CERT + "\n")
             self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
                         "--enc", self.enc)
-            self.net.resolve()
+            self.net.resolve(v6=self.port != "af_xdp")
         except BaseException:
             self.__exit__(None, None, None)
             raise

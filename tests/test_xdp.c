@@ -310,17 +310,27 @@ test_verdicts(void **state)
 	}
 }
 
-/* no config written (or port 0): the program must not touch anything */
+/* no config written (net_af_xdp loaded the program, nobody has configured
+ * it): the default service port goes to the dataplane, nothing is limited,
+ * the deny list (a map of its own) still holds */
 static void
-test_unconfigured_passes_all(void **state)
+test_unconfigured_defaults(void **state)
 {
-	struct pkt p = { 4, "203.0.113.77", 17, PORT, 0, 0, 0, 0, 0 };
+	struct pkt p = { 4, "198.51.100.7", 17, PORT, 0, 0, 0, 0, 0 };
+	struct pkt other = { 4, "198.51.100.7", 17, 7701, 0, 0, 0, 0, 0 };
+	struct pkt denied = { 4, "203.0.113.77", 17, PORT, 0, 0, 0, 0, 0 };
+	int i;
 
 	(void)state;
 	deny("203.0.113.0/24", 1);
-	assert_int_equal(run(&p), XDP_PASS);
-	assert_int_equal(ctr(RTR_XDP_DROP_DENY), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(run(&p), XDP_PASS);
+	assert_int_equal(ctr(RTR_XDP_PASS_SERVICE), 50);
+	assert_int_equal(run(&other), XDP_PASS);
 	assert_int_equal(ctr(RTR_XDP_PASS_NOT_SERVICE), 1);
+	assert_int_equal(run(&denied), XDP_DROP);
+	assert_int_equal(ctr(RTR_XDP_DROP_DENY), 1);
+	assert_int_equal(ctr(RTR_XDP_DROP_SRC_RATE) + ctr(RTR_XDP_DROP_PFX_RATE), 0);
 }
 
 static void
@@ -446,7 +456,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_verdicts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unconfigured_passes_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unconfigured_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_service_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_rate_refills, setup, teardown),

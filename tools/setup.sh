@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS="build-essential pkg-config dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libssl-dev \
 libbpf-dev libxdp-dev bpftool clang llvm libclang-rt-14-dev libcmocka-dev libpcap-dev zlib1g-dev \
 libsqlite3-dev libjansson-dev libmicrohttpd-dev python3-scapy python3-pytest python3-cryptography tshark \
-iproute2 ethtool tcpdump procps psmisc gnuplot-nox"
+iproute2 iputils-ping ethtool tcpdump procps psmisc gnuplot-nox"
 
 NR_HUGEPAGES=${RTR_NR_HUGEPAGES:-1024}
 

@@ -121,12 +121,15 @@ rtr_xdp_filter(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct udphdr *udp;
 	__u32 zero = 0, q;
-	__u16 proto;
+	__u16 proto, port;
 	void *l3;
 
 	cfg = bpf_map_lookup_elem(&rtr_cfg, &zero);
-	if (!cfg || cfg->port == 0)
+	if (!cfg)
 		return count(RTR_XDP_PASS_NOT_SERVICE, bytes, XDP_PASS);
+	/* unconfigured (net_af_xdp loaded it, nobody wrote the config yet): the
+	 * default service port, no limits */
+	port = bpf_htons(cfg->port ? cfg->port : RTR_XDP_DEFAULT_PORT);
 	if ((void *)(eth + 1) > end)
 		return count(RTR_XDP_PASS_NOT_IP, bytes, XDP_PASS);
 	proto = eth->h_proto;
@@ -156,7 +159,7 @@ rtr_xdp_filter(struct xdp_md *ctx)
 		udp = (void *)ip + ip->ihl * 4;
 		if ((void *)(udp + 1) > end)
 			return count(RTR_XDP_PASS_NOT_SERVICE, bytes, XDP_PASS);
-		if (udp->dest != bpf_htons(cfg->port))
+		if (udp->dest != port)
 			return count(RTR_XDP_PASS_NOT_SERVICE, bytes, XDP_PASS);
 		if (ip->frag_off & bpf_htons(0x2000))		/* MF: a first fragment */
 			return count(RTR_XDP_DROP_FRAGMENT, bytes, XDP_DROP);
@@ -185,7 +188,7 @@ rtr_xdp_filter(struct xdp_md *ctx)
 		udp = (void *)(ip6 + 1);
 		if ((void *)(udp + 1) > end)
 			return count(RTR_XDP_PASS_NOT_SERVICE, bytes, XDP_PASS);
-		if (udp->dest != bpf_htons(cfg->port))
+		if (udp->dest != port)
 			return count(RTR_XDP_PASS_NOT_SERVICE, bytes, XDP_PASS);
 		if (bpf_ntohs(udp->len) < sizeof(*udp) ||
 		    (void *)udp + bpf_ntohs(udp->len) > end)

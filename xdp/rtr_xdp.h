@@ -39,6 +39,7 @@ typedef uint64_t rtr_u64;
 #define RTR_XDP_ABI		1
 #define RTR_XDP_PIN_ROOT	"/sys/fs/bpf/rtrelay"	/* + /<instance>/<map> */
 #define RTR_XDP_MAX_QUEUES	64
+#define RTR_XDP_DEFAULT_PORT	7700	/* the service port while the config has none */
 #define RTR_XDP_DENY_MAX	16384	/* prefixes per family */
 #define RTR_XDP_SRC_MAX		65536	/* token buckets per address (LRU) */
 #define RTR_XDP_PFX_MAX		16384	/* token buckets per /24 or /64 (LRU) */
@@ -70,10 +71,10 @@ struct rtr_xdp_ctr {		/* per CPU, per counter */
 
 #define RTR_XDP_F_PASS_SERVICE	0x1	/* accepted service traffic to the kernel, not AF_XDP */
 
-/* the one entry of the "rtr_cfg" array; all zero: no limits, redirect */
+/* the one entry of the "rtr_cfg" array; all zero: port 7700, no limits, redirect */
 struct rtr_xdp_cfg {
 	rtr_u32 abi;		/* RTR_XDP_ABI once a loader has written it */
-	rtr_u16 port;		/* UDP service port; 0: the program passes everything */
+	rtr_u16 port;		/* UDP service port; 0: RTR_XDP_DEFAULT_PORT */
 	rtr_u16 flags;		/* RTR_XDP_F_* */
 	/* token buckets as GCRA: one packet per interval, bursts of `burst`;
 	 * interval 0 turns the limiter off */
