@@ -268,3 +268,31 @@ def test_blind_sink_reference(tmp_path):
     assert "without reading them" in body and "40.00 Mpps at 200 B" in body, body
     # fan-out 16 at 200 B: 19.0 Mpps copy against the 20 Mpps reading-sink ceiling
     assert target(md_rows(md, "Targets (issue 5)")[2:], "fan-out 16, 200 B")[2].startswith("95.0%")
+
+
+def test_ceiling_of_the_same_segmentation(tmp_path):
+    """Ceilings that name a tx_mode serve only rows of that frame layout:
+    a copy row is set against one-segment txonly, a chain row against
+    two-segment txonly; a ceiling without tx_mode serves both."""
+    doc = synthetic()
+    doc["ceiling"] = [{"kind": "txonly", "payload": 200, "tx_mode": "copy", "mpps": 19.0},
+                      {"kind": "txonly", "payload": 200, "tx_mode": "chain", "mpps": 25.0},
+                      {"kind": "txonly", "payload": 600, "mpps": 15.0},
+                      {"kind": "txonly", "payload": 1200, "mpps": 10.0},
+                      {"kind": "io", "payload": 200, "mpps": 10.0},
+                      {"kind": "io", "payload": 1200, "mpps": 5.0}]
+    assert bench_report.ceiling_for(doc, "txonly", 200, "none", "copy") == 19.0
+    assert bench_report.ceiling_for(doc, "txonly", 200, "none", "chain") == 25.0
+    assert bench_report.ceiling_for(doc, "txonly", 200, "none") == 25.0
+    assert bench_report.ceiling_for(doc, "txonly", 600, "none", "copy") == 15.0
+    p = run(tmp_path, doc)
+    assert p.returncode == 0, p.stderr
+    md = (tmp_path / "benchmarks.md").read_text()
+    t = md_rows(md, "Targets (issue 5)")[2:]
+    # fan-out 16, 200 B: copy (19.0 Mpps) is the better mode, against 19.0: 100%
+    assert target(t, "fan-out 16, 200 B")[1:] == ["fan-out 16, 200 B (copy)", "100.0% (19.00 / 19.00 Mpps)",
+                                                   "≥ 90%", "PASS"]
+    # fan-out 4, 200 B: copy 15.5 against 19.0
+    assert target(t, "fan-out 4, 200 B")[2].startswith("81.6%")
+    cells = [r[0] for r in md_rows(md, "Ceilings (dpdk-testpmd, same cores, sink and frame layout)")]
+    assert "txonly (output), one segment" in cells and "txonly (output), two segments" in cells

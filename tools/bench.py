@@ -203,12 +203,13 @@ class Bench:
 
     def fanout_rows(self, ceil):
         rows = []
-        # the output ceiling of a payload: the better segmentation's (as the report takes it)
-        txonly = {}
+        # the output ceiling of a row: txonly with the same frame size and
+        # segmentation (as the report takes it); the better segmentation's too
+        txonly, best = {}, {}
         for c in ceil:
             if c["kind"] == "txonly":
-                for m in ("chain", "copy"):
-                    txonly[(c["payload"], m)] = max(txonly.get((c["payload"], m), 0), c["mpps"])
+                txonly[(c["payload"], c["tx_mode"])] = c["mpps"]
+                best[c["payload"]] = max(best.get(c["payload"], 0), c["mpps"])
         io = {c["payload"]: c["mpps"] for c in ceil if c["kind"] == "io"}
         for cipher in ("none", "aes128gcm"):
             for payload in PAYLOADS:
@@ -232,6 +233,9 @@ class Bench:
                                "cycles_per_out": r["dataplane"]["cycles_per_out"],
                                "drops": sum(r["dataplane"]["drops"].values()),
                                "notes": "lost %.2f%%" % (100 * r["loss_ratio"])}
+                        if fanout > 1 and best.get(payload):
+                            row["notes"] += "; %.0f%% of the better layout's txonly" % (
+                                100 * r["out_mpps"] / best[payload])
                         rows.append(row)
                         log("%-9s %4d B %-5s fan-out %3d: in %.2f out %.2f Mpps (%.0f%% of "
                             "ceiling) %.0f cycles/out" % (cipher, payload, mode, fanout,

@@ -17,12 +17,14 @@ Rows may also carry "kind" ("fanout", "scale" or "workers"; without it a row
 with "hot_set" or "members" is a scale row, any other a fan-out row),
 "memory_mib", "hot_set" ("1k" or "all"), "members" and "notes"; any other
 key a row carries is shown as key=value next to its notes. A ceiling may
-carry "cipher" to give encrypted rows their own ceiling. Measured values
+carry "cipher" to give encrypted rows their own ceiling, and "tx_mode"
+("copy": one segment, "chain": header and payload segments) to be the
+ceiling of rows with that frame layout only. Measured values
 may be null (a skipped measurement, shown as "—"); NaN/Infinity are refused.
 
 Conventions: "ratio" is a fraction (0.93 = 93%) of the row's ceiling: the
 io-forward ceiling for fan-out 1, the txonly ceiling otherwise, at the same
-payload. "load" in latency_us is a fraction of NDR (0.5) or a percentage
+payload (and segmentation, where the ceilings name one). "load" in latency_us is a fraction of NDR (0.5) or a percentage
 (50, "50%"). Targets are computed from out_mpps and the ceilings (the row's
 "ratio" when no ceiling was measured); for a fan-out target the better of the
 TX modes at that fan-out and payload counts.
@@ -381,15 +383,19 @@ class Table:
 
 # ---------------------------------------------------------------- analysis
 
-def ceiling_for(doc, kind, payload, cipher):
+def ceiling_for(doc, kind, payload, cipher, tx_mode=None):
     """The ceiling Mpps for a row: ceilings carrying "cipher" match that
-    cipher; ceilings without it serve every cipher. Several measurements of
-    the same ceiling: the highest counts (the conservative choice)."""
+    cipher, ceilings carrying "tx_mode" that frame layout; ceilings without
+    them serve every cipher or layout. With no ceiling of the row's layout,
+    the highest of the others. Several measurements of the same ceiling: the
+    highest counts (the conservative choice)."""
     cands = [c for c in doc["ceiling"]
              if c["kind"] == kind and c["payload"] == payload and c["mpps"] is not None]
     exact = [c for c in cands if "cipher" in c and c["cipher"] == cipher]
     generic = [c for c in cands if "cipher" not in c]
     pick = exact or generic
+    same = [c for c in pick if c.get("tx_mode") in (None, tx_mode)] if tx_mode else pick
+    pick = same or pick
     return max(c["mpps"] for c in pick) if pick else None
 
 
@@ -401,7 +407,7 @@ def ratio_of(doc, row):
     """(fraction of the ceiling, where it came from): computed from out_mpps
     and the measured ceiling, else the row's own "ratio"."""
     if row["out_mpps"] is not None and row.get("fanout") is not None:
-        c = ceiling_for(doc, ceiling_kind(row), row["payload"], row["cipher"])
+        c = ceiling_for(doc, ceiling_kind(row), row["payload"], row["cipher"], row["tx_mode"])
         if c:
             return row["out_mpps"] / c, "computed"
     if row["ratio"] is not None:
@@ -425,7 +431,7 @@ def check_ratios(doc, fan_rows, warn):
     for r in fan_rows:
         if r["ratio"] is None or r["out_mpps"] is None:
             continue
-        c = ceiling_for(doc, ceiling_kind(r), r["payload"], r["cipher"])
+        c = ceiling_for(doc, ceiling_kind(r), r["payload"], r["cipher"], r["tx_mode"])
         if not c:
             continue
         mine = r["out_mpps"] / c
@@ -545,7 +551,7 @@ def targets(doc, parts):
                 add(label, item, f"{f_mpps(r['out_mpps'])} Mpps, no {ceiling_kind(r)} ceiling",
                     f"≥ {need * 100:.0f}%", None)
                 continue
-            c = ceiling_for(doc, ceiling_kind(r), payload, "none")
+            c = ceiling_for(doc, ceiling_kind(r), payload, "none", r["tx_mode"])
             how = (f"{f_mpps(r['out_mpps'])} / {f_mpps(c)} Mpps" if src == "computed"
                    else "ratio from the row")
             add(label, item, f"{f_pct(frac)} ({how})", f"≥ {need * 100:.0f}%", frac >= need)
@@ -592,7 +598,8 @@ class Report:
         self.parts["fanout"] = fan
         duplicates(fan, lambda r: (r["cipher"], r["tx_mode"], r["payload"], r["fanout"]),
                    "fan-out row", warn)
-        duplicates(doc["ceiling"], lambda c: (c["kind"], c["payload"], c.get("cipher")), "ceiling", warn)
+        duplicates(doc["ceiling"], lambda c: (c["kind"], c["payload"], c.get("cipher"), c.get("tx_mode")),
+                   "ceiling", warn)
         check_ratios(doc, fan, warn)
         self.cross = crossover(fan)
         self.targets = targets(doc, self.parts)
@@ -610,15 +617,19 @@ class Report:
             prev = x["target"]
         counts = {s: sum(1 for x in self.targets if x["status"] == s) for s in ("PASS", "MISS", "N/A")}
         t.caption = (f"{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['N/A']} not measured. "
-                     "Fan-out targets: output Mpps ÷ the ceiling at the same payload, "
+                     "Fan-out targets: output Mpps ÷ the ceiling at the same payload and segmentation, "
                      "the better TX mode (named) at each fan-out and payload; "
                      "the channel target: change in output Mpps; latency in µs.")
         out.append(("Targets (issue 5)", [t]))
 
         t = Table(["ceiling", "payload", "Mpps"], "lrr")
         order = {"txonly": 0, "io": 1}
-        for c in sorted(doc["ceiling"], key=lambda c: (order[c["kind"]], str(c.get("cipher")), c["payload"])):
+        for c in sorted(doc["ceiling"], key=lambda c: (order[c["kind"]], str(c.get("cipher")), c["payload"],
+                                                       str(c.get("tx_mode")))):
             name = "txonly (output)" if c["kind"] == "txonly" else "io-forward (fan-out 1)"
+            if c.get("tx_mode"):
+                name += ", " + {"copy": "one segment", "chain": "two segments"}.get(
+                    c["tx_mode"], str(c["tx_mode"]))
             if "cipher" in c:
                 name += f", {f_cipher(c['cipher'])}"
             t.add([name, f_payload(c["payload"]), f_mpps(c["mpps"])])
@@ -648,7 +659,7 @@ class Report:
                    f_int(r["drops"]), notes_of(r, ())])
         t.drop_empty_column("notes")
         t.caption = ("of ceiling: output Mpps ÷ the io-forward ceiling at fan-out 1, "
-                     "÷ the txonly ceiling otherwise, same payload.")
+                     "÷ the txonly ceiling otherwise, same payload and segmentation.")
         out.append(("Fan-out", [t] if parts["fanout"] else ["No fan-out rows."]))
 
         if self.cross:
@@ -808,7 +819,7 @@ def plot_script(report, terminal, out_png, title):
     ceilings = {}
     for c in doc["ceiling"]:
         if c["kind"] == "txonly" and c["mpps"] is not None:
-            k = (c["payload"], c.get("cipher"))
+            k = (c["payload"], c.get("cipher"), c.get("tx_mode"))
             ceilings[k] = max(ceilings.get(k, 0), c["mpps"])
 
     payloads = sorted({k[0] for k in series} | {k[0] for k in ceilings})
@@ -838,9 +849,13 @@ def plot_script(report, terminal, out_png, title):
         plots.append(f"$s{i} using 1:2 with linespoints lc rgb '{colour[payload]}' lw 2 dt {dt} "
                      f"pt {pt} ps 1.3 "
                      f"title {gp_str(f'{f_payload(payload)}, {mode}, {f_cipher(cipher)}')}")
-    for (payload, cipher), mpps in sorted(ceilings.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        name = f"txonly ceiling {f_payload(payload)}" + (f", {f_cipher(cipher)}" if cipher else "")
-        plots.append(f"{mpps:.6g} with lines lc rgb '{colour[payload]}' lw 1.5 dt 2 title {gp_str(name)}")
+    for (payload, cipher, mode), mpps in sorted(ceilings.items(), key=lambda kv: (
+            kv[0][0], str(kv[0][1]), str(kv[0][2]))):
+        name = (f"txonly ceiling {f_payload(payload)}" + (f", {mode}" if mode else "") +
+                (f", {f_cipher(cipher)}" if cipher else ""))
+        dt = 3 if mode == "chain" else 2
+        plots.append(f"{mpps:.6g} with lines lc rgb '{colour[payload]}' lw 1.5 dt {dt} "
+                     f"title {gp_str(name)}")
     if not plots:
         g += ["unset key", "set yrange [0:1]",
               "set label 'no fan-out rows or ceilings measured' at graph 0.5, 0.5 center"]
