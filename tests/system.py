@@ -25,7 +25,7 @@ class System:
         pre-filter as its program; the kernel then owns the service address
         (ARP, ICMP) and only the service port reaches the dataplane (IPv4
         only: the dataplane's veth has IPv6 off)."""
-        self.port = port
+        self.port_kind = port
         self.enc = enc
         self.workers = workers
         self.dp_args = tuple(dp_args)
@@ -35,7 +35,7 @@ class System:
 
     def new_dataplane(self, *args):
         vdev = "net_af_packet0,iface=dp0"
-        if self.port == "af_xdp":
+        if self.port_kind == "af_xdp":
             vdev = "net_af_xdp0,iface=dp0,xdp_prog=" + os.path.join(BUILD, "rtr_xdp.bpf.o")
         elif self.workers > 1:
             vdev += ",qpairs=%d" % self.workers   # kernel fan-out by flow hash
@@ -48,7 +48,7 @@ class System:
     def __enter__(self):
         self.net = Pair(self.tag).__enter__()
         self.instance = "c%s" % self.tag
-        if self.port == "af_xdp":
+        if self.port_kind == "af_xdp":
             sh("ip", "-n", self.net.dp, "addr", "add", SVC4 + "/24", "dev", "dp0")
         self.dp = self.cd = None
         try:
@@ -60,7 +60,7 @@ class System:
                 f.write(CERT + "\n")
             self.cd.ctl("app", "add", APP_ID, "--cert-file", self.cert, "--name", "demo",
                         "--enc", self.enc)
-            self.net.resolve(v6=self.port != "af_xdp")
+            self.net.resolve(v6=self.port_kind != "af_xdp")
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -73,11 +73,11 @@ class MetricsSystem(System):
     """The whole system with controld serving metrics on a free loopback port."""
 
     def __init__(self, name, extra=()):
-        self.port = free_port()
-        super().__init__(name, ["--metrics", "127.0.0.1:%d" % self.port] + list(extra))
+        self.mport = free_port()
+        super().__init__(name, ["--metrics", "127.0.0.1:%d" % self.mport] + list(extra))
 
     def metrics(self):
-        status, hdrs, body = fetch(self.port)
+        status, hdrs, body = fetch(self.mport)
         assert status == 200, (status, body)
         return parse(body)
 
@@ -96,7 +96,7 @@ class MetricsSystem(System):
 
 def test_metrics_page_headers_and_values():
     with MetricsSystem("metrics_page") as s:
-        status, hdrs, body = fetch(s.port)
+        status, hdrs, body = fetch(s.mport)
         assert status == 200
         assert hdrs["content-type"].startswith(CONTENT_TYPE)
         assert hdrs["x-content-type-options"] == "nosniff"
@@ -157,13 +157,13 @@ def test_metrics_page_headers_and_values():
 
         # nothing but GET/HEAD /metrics, for a loopback Host
         errors = {
-            "root": fetch(s.port, "/"),
-            "other": fetch(s.port, "/metrics/x"),
-            "post": fetch(s.port, method="POST", body=b"x=1"),
-            "rebound": fetch(s.port, headers={"Host": "attacker.example:%d" % s.port}),
+            "root": fetch(s.mport, "/"),
+            "other": fetch(s.mport, "/metrics/x"),
+            "post": fetch(s.mport, method="POST", body=b"x=1"),
+            "rebound": fetch(s.mport, headers={"Host": "attacker.example:%d" % s.mport}),
         }
-        head = fetch(s.port, method="HEAD")
-        localhost = fetch(s.port, headers={"Host": "localhost:%d" % s.port})
+        head = fetch(s.mport, method="HEAD")
+        localhost = fetch(s.mport, headers={"Host": "localhost:%d" % s.mport})
         assert s.cd.proc.poll() is None
     assert {k: v[0] for k, v in errors.items()} == {"root": 404, "other": 404, "post": 405,
                                                     "rebound": 403}
