@@ -213,7 +213,8 @@ demo-memif: setup
 	bash tools/demo-memif.sh $(BUILD)
 
 # Benchmarks: the fan-out cost per output frame on one core (plain and
-# encrypted, next to raw AES-GCM), then the whole system against testpmd
+# encrypted, next to raw AES-GCM), the XDP pre-filter's cost per packet for
+# each verdict, then the whole system against testpmd
 # ceilings (tools/bench.py: docs/benchmarks.json, .md and .png; about 15 min)
 bench: setup
 	$(MAKE) all $(BUILD)/bench_fanout
@@ -221,6 +222,7 @@ bench: setup
 		--no-pci --no-telemetry --vdev net_null0 --log-level '*:error' -- \
 		--json $(BUILD)/bench_fanout.json; rc=$$?; rm -rf /var/run/dpdk/rtr_bench_fanout; \
 		test $$rc -eq 0
+	RTR_BENCH=1 $(BUILD)/test_xdp
 	/usr/bin/python3 tools/bench.py $(BUILD)
 
 clean:

@@ -6,6 +6,8 @@
  * in, verdict and map state out, as Katran's test fixtures).
  *
  * Needs root (CAP_BPF) and a kernel with BPF_PROG_TEST_RUN for XDP.
+ * RTR_BENCH=1 prints, instead, the program's cost per packet for each
+ * verdict (BPF_PROG_TEST_RUN's own timing over a million runs; make bench).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -451,6 +453,80 @@ test_deny_before_limits(void **state)
 	assert_int_not_equal(bucket("203.0.113.5", 32, &bk), 0);
 }
 
+/* ---- cost per verdict (RTR_BENCH=1) --------------------------------------- */
+
+static const char *
+verdict_name(uint32_t v)
+{
+	switch (v) {
+	case XDP_ABORTED: return "aborted";
+	case XDP_DROP: return "drop";
+	case XDP_PASS: return "pass";
+	case XDP_TX: return "tx";
+	case XDP_REDIRECT: return "redirect";
+	default: return "?";
+	}
+}
+
+/* Prints one row: the case, the verdict the program returned, ns per run. */
+static void
+cost_row(const char *what, const struct pkt *p, uint32_t repeat)
+{
+	uint8_t in[256], out[256];
+	size_t len = build(p, in);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.rtr_xdp_filter), &o) != 0) {
+		printf("  %-58s %-9s %8s\n", what, "error", "-");
+		return;
+	}
+	/* o.duration: the kernel's mean, ns per run */
+	printf("  %-58s %-9s %8u\n", what, verdict_name(o.retval), o.duration);
+}
+
+static int
+bench(void)
+{
+	struct pkt tcp = { 4, "198.51.100.7", 6, 22, 0, 0, 0, 0, 0 };
+	struct pkt svc = { 4, "198.51.100.7", 17, PORT, 0, 0, 0, 0, 0 };
+	struct pkt svc6 = { 6, "2001:db8:f00d::7", 17, PORT, 0, 0, 0, 0, 0 };
+	struct pkt bad = { 4, "203.0.113.77", 17, PORT, 0, 0, 0, 0, 0 };
+	struct pkt bad6 = { 6, "2001:db8:bad:1::9", 17, PORT, 0, 0, 0, 0, 0 };
+	const uint32_t rep = 1000000;
+	char cidr[64];
+	int i;
+
+	if (setup(NULL) != 0)
+		return 1;
+	printf("XDP pre-filter, cost per packet (BPF_PROG_TEST_RUN, %u runs each, JIT %s)\n",
+	       rep, "as the kernel has it");
+	printf("  %-58s %-9s %8s\n", "case", "verdict", "ns/pkt");
+	set_cfg(PORT, 0, 0, 0, 0, 0);
+	cost_row("TCP to port 22: to the kernel", &tcp, rep);
+	cost_row("service UDP, limiters off, deny lists empty (no socket)", &svc, rep);
+	/* 1000 IPv4 and 1000 IPv6 deny prefixes of assorted lengths */
+	for (i = 0; i < 1000; i++) {
+		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/%d", i / 250, i % 250, 16 + i % 9);
+		deny(cidr, (uint32_t)i);
+		snprintf(cidr, sizeof(cidr), "2001:db8:%x::/%d", i, 48 + i % 17);
+		deny(cidr, (uint32_t)i);
+	}
+	deny("203.0.113.0/24", 5000);
+	deny("2001:db8:bad::/48", 5001);
+	cost_row("service UDP, 1000 + 1000 deny prefixes, not denied", &svc, rep);
+	cost_row("service UDP over IPv6, 1000 + 1000 deny prefixes", &svc6, rep);
+	cost_row("denied IPv4 source: drop", &bad, rep);
+	cost_row("denied IPv6 source: drop", &bad6, rep);
+	/* both buckets charged on every packet, never over (1 ns interval) */
+	set_cfg(PORT, 0, 1, 1u << 24, 1, 1u << 24);
+	cost_row("service UDP, per-source and per-/24 buckets, conforming", &svc, rep);
+	set_cfg(PORT, 0, SEC_NS, 1, 0, 0);
+	cost_row("service UDP, source over its bucket: drop", &svc, rep);
+	teardown(NULL);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -469,5 +545,7 @@ main(void)
 		fprintf(stderr, "test_xdp: cannot count CPUs: %s\n", strerror(-ncpu));
 		return 1;
 	}
+	if (getenv("RTR_BENCH") != NULL && strcmp(getenv("RTR_BENCH"), "1") == 0)
+		return bench();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
