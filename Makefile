@@ -22,7 +22,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -DALLOW_EXPERIMENTAL_API -Idataplan
             $(DPDK_CFLAGS) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   := $(DPDK_LIBS) -lIPSec_MB -lpthread $(SANFLAGS)
 
-DP_SRCS  := dataplane/main.c dataplane/cmd.c dataplane/tables.c dataplane/worker.c \
+DP_SRCS  := dataplane/main.c dataplane/cmd.c dataplane/tables.c dataplane/worker.c dataplane/guard.c \
             dataplane/tx.c dataplane/init.c
 LIB_SRCS := dataplane/seg.c dataplane/parse.c
 HDRS     := $(wildcard dataplane/*.h)
@@ -35,7 +35,7 @@ BINS     := $(BUILD)/rtr-dataplane $(BUILD)/rtr-dpctl $(BUILD)/rtr-controld $(BU
             $(BUILD)/rtr-client $(BUILD)/rtr-gen $(BUILD)/rtr-xdp
 TESTBINS := $(BUILD)/test_parse $(BUILD)/test_seg $(BUILD)/test_tables \
             $(BUILD)/test_token $(BUILD)/test_noise
-TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay $(BUILD)/test_xdp
+TESTBINS += $(BUILD)/test_aead $(BUILD)/test_replay $(BUILD)/test_xdp $(BUILD)/test_guard
 # The XDP pre-filter: a BPF object (net_af_xdp's xdp_prog=, or rtr-xdp) and
 # the libbpf skeleton its loaders embed
 XDP_OBJ  := $(BUILD)/rtr_xdp.bpf.o
@@ -102,7 +102,7 @@ $(BUILD)/rtr-client: $(BUILD)/obj/tools/rtr-client.o $(BUILD)/librtrcrypto.a
 
 # Control plane: rtr-controld and rtrctl (no EAL; librtrseg for the segments)
 CTLD_SRCS := control/controld.c control/store.c control/join.c control/api.c \
-             control/audit.c control/metrics.c control/xdp.c
+             control/audit.c control/metrics.c control/xdp.c control/guard.c
 CTLD_OBJS := $(CTLD_SRCS:%.c=$(BUILD)/obj/%.o)
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: CFLAGS += -Icrypto -Icontrol -Ixdp
 $(CTLD_OBJS) $(BUILD)/obj/control/rtrctl.o: $(wildcard control/*.h) $(CRYPTO_HDRS) $(XDP_HDRS)
@@ -124,7 +124,7 @@ $(BUILD)/test_seg: $(BUILD)/obj/tests/test_seg.o $(BUILD)/librtrseg.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/tables.o \
+$(BUILD)/test_tables: $(BUILD)/obj/tests/test_tables.o $(BUILD)/obj/dataplane/tables.o $(BUILD)/obj/dataplane/guard.o \
 		$(BUILD)/obj/dataplane/tx.o $(BUILD)/librtrseg.a $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -161,6 +161,12 @@ $(BUILD)/test_xdp: $(BUILD)/obj/tests/test_xdp.o
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+$(BUILD)/obj/tests/test_guard.o: CFLAGS += -Idataplane
+$(BUILD)/obj/tests/test_guard.o: dataplane/guard.h
+$(BUILD)/test_guard: $(BUILD)/obj/tests/test_guard.o
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+
 $(BUILD)/test_replay: $(BUILD)/obj/tests/test_replay.o $(BUILD)/librtrcrypto.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
@@ -183,6 +189,7 @@ unit: all
 	$(BUILD)/test_aead
 	$(BUILD)/test_replay
 	$(BUILD)/test_xdp
+	$(BUILD)/test_guard
 
 pytest: all
 	RTR_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q -x tests/

@@ -255,6 +255,12 @@ dispatch(struct rtr_dp *dp, struct rtr_msg *m)
 	case RTR_MSG_TX_FRAME:
 		rc = tx_frame(dp, (const struct rtr_msg_tx_frame *)m->body);
 		break;
+	case RTR_MSG_DENY_SET:
+		rc = rtr_guard_deny_set(dp, (const struct rtr_msg_deny_set *)m->body);
+		break;
+	case RTR_MSG_GUARD_CFG:
+		rc = rtr_guard_cfg(dp, (const struct rtr_msg_guard_cfg *)m->body);
+		break;
 	case RTR_MSG_DUMP:
 		rc = dump(dp, (const struct rtr_msg_dump *)m->body, &dr, &len);
 		if (rc == 0) {

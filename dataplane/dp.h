@@ -22,6 +22,7 @@
 #include "parse.h"
 #include "aead.h"
 #include "replay.h"
+#include "guard.h"
 
 #define RTR_MAX_PORTS		8
 #define RTR_MAX_WORKERS		16
@@ -237,6 +238,7 @@ struct rtr_worker {
 	uint64_t punt_tsc;
 	uint64_t punt_credit;
 	IMB_MGR *imb;			/* this worker's AES-GCM manager */
+	struct rtr_guard_cache *gc[RTR_GUARD_CACHES];	/* JOIN buckets (guard.h) */
 	struct rtr_dlseq *dl;		/* [max_enc_members x 2 phases] */
 	struct rtr_txbuf txb[RTR_MAX_PORTS];
 } __rte_cache_aligned;
@@ -248,6 +250,31 @@ struct rtr_port {
 	uint16_t mtu;			/* largest IP packet it sends */
 	struct rte_ether_addr mac;
 	struct rtr_parse_cfg pcfg;
+};
+
+/* The JOIN guard's shared state (guard.c). */
+
+struct rte_lpm;
+struct rte_lpm6;
+
+struct rtr_guard {
+	/* read by workers */
+	struct rte_lpm *deny4;		/* changed in place, tbl8s reclaimed under RCU */
+	struct rte_lpm6 *deny6;		/* RCU-published; NULL: no IPv6 rules */
+	uint32_t n4;			/* IPv4 rules in deny4 (0: no lookup) */
+	uint32_t lim_idx;		/* which lim[] is in force */
+	struct rtr_guard_limit lim[2][2];	/* [slot][source, prefix] */
+	uint64_t seed;			/* bucket set hash */
+	/* main lcore only */
+	struct rte_lpm6 *retired6;	/* freed after its grace period */
+	uint64_t retire_token;
+	struct rtr_deny_rule *cur, *stage;
+	uint32_t n_cur, n_stage;
+	uint32_t gen, stage_gen;
+	uint32_t staging;
+	uint32_t seq6;
+	uint64_t swaps6;
+	uint32_t src_rate, prefix_rate;
 };
 
 /* Everything the dataplane owns. */
@@ -264,6 +291,7 @@ struct rtr_dp {
 	struct rte_mempool *clone_pool;	/* chain mode: indirect mbufs */
 	struct rte_rcu_qsbr *qs;
 	struct rte_rcu_qsbr_dq *dq;
+	struct rtr_guard guard;
 	struct rte_hash *chan_hash;
 	struct rte_mempool *fo_pool;	/* small receiver lists */
 	struct rtr_app *apps;
@@ -317,6 +345,15 @@ void rtr_enc_sweep(struct rtr_dp *dp, uint32_t slot);
 void rtr_tables_reclaim(struct rtr_dp *dp);
 int rtr_addr_is_ours(const struct rtr_dp *dp, uint8_t family, const uint8_t *ip);
 int rtr_ep_valid(const struct rtr_dp *dp, const struct rtr_ep *ep);
+
+/* guard.c (main lcore) */
+int rtr_guard_init(struct rtr_dp *dp);
+void rtr_guard_free(struct rtr_dp *dp);
+void rtr_guard_poll(struct rtr_dp *dp);
+int rtr_guard_deny_set(struct rtr_dp *dp, const struct rtr_msg_deny_set *m);
+int rtr_guard_cfg(struct rtr_dp *dp, const struct rtr_msg_guard_cfg *c);
+/* 1: the address is on the global deny list (main lcore) */
+int rtr_guard_denied(const struct rtr_dp *dp, uint8_t family, const uint8_t *ip);
 
 /* cmd.c (main lcore) */
 void rtr_cmd_poll(struct rtr_dp *dp);

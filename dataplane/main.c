@@ -337,6 +337,7 @@ main_loop(struct rtr_dp *dp)
 				 __ATOMIC_RELEASE);
 		rtr_cmd_poll(dp);
 		rtr_tables_reclaim(dp);
+		rtr_guard_poll(dp);
 		if (now >= next_ports) {
 			ports_refresh(dp);
 			rtr_sweep(dp);
@@ -426,6 +427,8 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = rtr_tables_init(dp);
 	if (rc == 0)
+		rc = rtr_guard_init(dp);
+	if (rc == 0)
 		rc = rtr_pools_init(dp);
 	RTE_ETH_FOREACH_DEV(pid) {
 		if (rc == 0)
@@ -459,6 +462,7 @@ out_stop:
 		rte_eth_dev_stop(pid);
 		rte_eth_dev_close(pid);
 	}
+	rtr_guard_free(dp);
 	rtr_tables_free(dp);
 	rtr_workers_free(dp);
 	rtr_aead_mgr_free(dp->imb);

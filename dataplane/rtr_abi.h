@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define RTR_ABI_VERSION		2
+#define RTR_ABI_VERSION		3
 #define RTR_CTL_MAGIC		0x52545243544c3031ULL	/* "RTRCTL01" */
 #define RTR_STATS_MAGIC		0x5254525354413031ULL	/* "RTRSTA01" */
 #define RTR_INSTANCE_MAX	32
@@ -64,6 +64,9 @@
 	_(RELAY_FROM_SERVER, "relay_server_type")			\
 	_(JOIN_SHORT, "join_too_short")					\
 	_(JOIN_FIELDS, "join_bad_header")				\
+	_(JOIN_DENIED, "join_denied")					\
+	_(JOIN_SRC_RATE, "join_src_rate")				\
+	_(JOIN_PREFIX_RATE, "join_prefix_rate")				\
 	_(PUNT_RATE, "punt_rate_limited")				\
 	_(PUNT_FULL, "punt_ring_full")					\
 	_(MEMBER_UNKNOWN, "member_unknown")				\
@@ -104,7 +107,7 @@ enum rtr_drop {
 	RTR_DROP_MAX
 };
 
-#define RTR_DROP_SLOTS		64	/* room in the stats layout */
+#define RTR_DROP_SLOTS		96	/* room in the stats layout */
 _Static_assert(RTR_DROP_MAX <= RTR_DROP_SLOTS, "too many drop reasons");
 #define RTR_DROP_NAME_LEN	32
 
@@ -126,7 +129,9 @@ enum rtr_msg_id {
 	RTR_MSG_SYNC = 9,
 	RTR_MSG_RESUME = 10,
 	RTR_MSG_MEMBER_REKEY = 11,
-	RTR_MSG_MAX = 11,
+	RTR_MSG_DENY_SET = 12,
+	RTR_MSG_GUARD_CFG = 13,
+	RTR_MSG_MAX = 13,
 };
 #define RTR_MSG_VERSION		1
 
@@ -260,6 +265,47 @@ struct rtr_msg_tx_frame {
 	uint8_t payload[RTR_TXF_PAYLOAD_MAX];
 };
 _Static_assert(sizeof(struct rtr_msg_tx_frame) <= RTR_MSG_BODY_MAX, "tx_frame size");
+
+/*
+ * The JOIN guard (dataplane/guard.h): the global deny list, replaced whole.
+ * A list travels in one or more DENY_SET messages of one generation: the
+ * first has RTR_DENY_F_FIRST (it starts a new list), the last
+ * RTR_DENY_F_LAST (the list, `total` rules, takes effect at once). Rules are
+ * family 4 or 6, a prefix length up to 32 or 128, no address bits set
+ * beyond it; the same prefix twice is refused.
+ */
+#define RTR_DENY_F_FIRST	(1u << 0)
+#define RTR_DENY_F_LAST		(1u << 1)
+
+struct rtr_deny_rule {
+	uint8_t family;
+	uint8_t plen;
+	uint16_t pad;
+	uint32_t id;		/* the controller's rule id (reported, not interpreted) */
+	uint8_t addr[16];	/* IPv4 in the first 4 */
+};
+_Static_assert(sizeof(struct rtr_deny_rule) == 24, "deny_rule size");
+
+#define RTR_DENY_PER_MSG	((RTR_MSG_BODY_MAX - 16) / sizeof(struct rtr_deny_rule))
+
+struct rtr_msg_deny_set {
+	uint32_t gen;		/* the controller's list generation */
+	uint16_t flags;		/* RTR_DENY_F_* */
+	uint16_t n;		/* rules in this message */
+	uint32_t total;		/* rules in the whole list */
+	uint32_t pad;
+	struct rtr_deny_rule r[RTR_DENY_PER_MSG];
+};
+_Static_assert(sizeof(struct rtr_msg_deny_set) <= RTR_MSG_BODY_MAX, "deny_set size");
+
+/* JOIN limits per source address and per /24 or /64, JOINs per second and
+ * burst; a rate of 0 turns that limit off (the dataplane starts so). */
+struct rtr_msg_guard_cfg {
+	uint32_t src_rate;
+	uint32_t src_burst;
+	uint32_t prefix_rate;
+	uint32_t prefix_burst;
+};
 
 enum rtr_dump_kind {
 	RTR_DUMP_APPS = 1,
@@ -497,7 +543,13 @@ struct rtr_main_stats {
 	uint64_t roams;			/* endpoints moved after validation */
 	uint64_t rekeys;		/* key phases installed by MEMBER_REKEY */
 	uint64_t heap_used;		/* gauge: bytes held in DPDK's heap (tables, rings, keys) */
-	uint64_t reserved[7];
+	uint64_t deny_rules4;		/* gauge: global deny rules in force, IPv4 */
+	uint64_t deny_rules6;		/* gauge: ... IPv6 */
+	uint64_t deny_gen;		/* generation of the list in force (0: none yet) */
+	uint64_t deny_swaps6;		/* IPv6 tries rebuilt and swapped */
+	uint64_t guard_src_rate;	/* JOIN limits in force (GUARD_CFG) */
+	uint64_t guard_prefix_rate;
+	uint64_t roams_denied;		/* roaming candidates on the deny list, refused */
 };
 _Static_assert(sizeof(struct rtr_main_stats) == 256, "main stats size");
 

@@ -884,6 +884,14 @@ rtr_member_roam(struct rtr_dp *dp, uint32_t slot, uint32_t gen, const struct rtr
 		__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
 		return -EADDRNOTAVAIL;
 	}
+	/* a move onto the global deny list is refused here, before any copy
+	 * goes there: the member stays where it is (per-app rules are
+	 * rtr-controld's, after the move) */
+	if (rtr_guard_denied(dp, cand.family, cand.ip)) {
+		rtr_stats_mainp(dp->seg->stats)->roams_denied++;
+		__atomic_store_n(&e->roam_reported, 0, __ATOMIC_RELEASE);
+		return -EACCES;
+	}
 	/* unpredictable: only the endpoint that receives the echo learns it */
 	do {
 		if (getrandom(&ch, sizeof(ch), 0) != sizeof(ch))

@@ -9,6 +9,8 @@
 #include <rte_ethdev.h>
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
 #include <rte_branch_prediction.h>
 
 #include "dp.h"
@@ -804,6 +806,42 @@ do_member_ctl(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed 
 	echo(w, m, p, port);
 }
 
+/*
+ * The JOIN guard (guard.h): the deny list, then the source's and its
+ * prefix's buckets. Returns the drop reason, or -1 to go on.
+ */
+static inline int
+guard_join(struct rtr_worker *w, const struct rtr_parsed *p, uint64_t now)
+{
+	struct rtr_guard *g = &rtr_dp.guard;
+	const struct rtr_guard_limit *lim;
+	unsigned int f = p->family == 4 ? 0 : 1;
+	uint64_t k0, k1;
+	uint32_t nh;
+
+	if (f == 0) {
+		uint32_t a;
+
+		memcpy(&a, p->src_ip, 4);
+		if (__atomic_load_n(&g->n4, __ATOMIC_ACQUIRE) != 0 &&
+		    rte_lpm_lookup(g->deny4, rte_be_to_cpu_32(a), &nh) == 0)
+			return RTR_DROP_JOIN_DENIED;
+	} else {
+		struct rte_lpm6 *l6 = __atomic_load_n(&g->deny6, __ATOMIC_ACQUIRE);
+
+		if (l6 != NULL && rte_lpm6_lookup(l6, p->src_ip, &nh) == 0)
+			return RTR_DROP_JOIN_DENIED;
+	}
+	lim = g->lim[__atomic_load_n(&g->lim_idx, __ATOMIC_ACQUIRE)];
+	rtr_guard_key(p->family, p->src_ip, f ? 128 : 32, &k0, &k1);
+	if (!rtr_guard_charge(w->gc[f], &lim[0], g->seed, k0, k1, now))
+		return RTR_DROP_JOIN_SRC_RATE;
+	rtr_guard_key(p->family, p->src_ip, f ? 64 : 24, &k0, &k1);
+	if (!rtr_guard_charge(w->gc[2 + f], &lim[1], g->seed, k0, k1, now))
+		return RTR_DROP_JOIN_PREFIX_RATE;
+	return -1;
+}
+
 static void
 do_join(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, uint16_t port,
 	uint64_t now)
@@ -812,7 +850,15 @@ do_join(struct rtr_worker *w, struct rte_mbuf *m, const struct rtr_parsed *p, ui
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint64_t hz = dp->tsc_hz, elapsed;
 	struct rtr_punt pu;
+	int why;
 
+	/* denied sources and flooding sources and prefixes go first, so that
+	 * they cannot use up the worker's budget */
+	why = guard_join(w, p, now);
+	if (why >= 0) {
+		drop_pkt(w, m, (unsigned int)why);
+		return;
+	}
 	/* a per-worker budget keeps a JOIN flood off the control plane */
 	elapsed = w->punt_tsc == 0 || now - w->punt_tsc > hz ? hz : now - w->punt_tsc;
 	w->punt_tsc = now;

@@ -509,9 +509,11 @@ def test_rtr_client_rejoins_with_a_fresh_handshake_after_a_dataplane_restart():
 def test_a_move_to_an_address_the_isolation_rules_deny_removes_the_member():
     """The member moves from IPv4 to IPv6; the new path validates, the
     dataplane moves it, and rtr-controld, told on notify, holds it to the
-    isolation rules there: a denied prefix removes it (audited)."""
+    app's isolation rules there: a denied prefix removes it (audited). (A
+    global deny rule is refused in the dataplane before the move: the next
+    test.)"""
     with System("enc_roam_denied", enc="required") as s:
-        s.cd.ctl("acl", "add", "deny", "fd77::/64")
+        s.cd.ctl("acl", "add", "deny", "fd77::/64", "--app", APP_ID)
         sub = enc_member(s, 43401, 3401, role=2)
         wait_for(lambda: len(active(s)) == 1, what="active over IPv4")
 
@@ -537,6 +539,36 @@ def test_a_move_to_an_address_the_isolation_rules_deny_removes_the_member():
     cmds = [(e.get("cmd"), e.get("args", {}).get("why")) for e in tail]
     assert ("member.roam", None) in cmds
     assert ("member.remove", "moved to an address the isolation rules deny") in cmds
+
+
+def test_a_move_onto_the_global_deny_list_is_refused_by_the_dataplane():
+    """With the new address on the global deny list the dataplane never
+    offers the candidate a challenge: the member stays where it was, keeps
+    receiving there, and the refusal is counted."""
+    with System("enc_roam_guard", enc="required") as s:
+        s.cd.ctl("acl", "add", "deny", "fd77::/64")
+        wait_for(lambda: s.dp.stats()["main"]["deny_rules6"] == 1, what="the rule in the dataplane")
+        sub = enc_member(s, 43451, 3451, role=2)
+        pub = enc_member(s, 43452, 3452, role=1)
+        wait_for(lambda: len(active(s)) == 2, what="both active over IPv4")
+        challenges = []
+        for _ in range(5):
+            h = s.net.run_agent("ka", "--sport", 43461, "--dst", SVC6, "--frame",
+                                sub.keepalive().hex(), "--timeout", 3)
+            # the echo of its own authenticated KEEPALIVE, same size, no challenge
+            challenges.append(struct.unpack("!Q", sub.open(bytes.fromhex(h))[1][8:16])[0]
+                              if h else None)
+        wait_for(lambda: s.dp.stats()["main"]["roams_denied"] >= 1, what="the move refused")
+        m = s.dp.stats()["main"]
+        rx = s.net.receivers([43451], expect=5, timeout=15)
+        for i in range(5):
+            s.send(43452, pub.media(b"m%d" % i), timeout=0.2)
+        got = s.net.collect(rx)["43451"]
+        members = s.cd.ctl("member", "list", APP_ID, "lobby")
+    assert all(c == 0 for c in challenges), challenges
+    assert m["roams"] == 0 and m["roams_denied"] >= 1
+    assert len(got) == 5, got
+    assert sorted(x["uid"] for x in members) == [3451, 3452]
 
 
 def test_rekey_requested_after_the_key_lifetime():

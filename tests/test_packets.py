@@ -510,3 +510,74 @@ def test_idle_members_are_removed_and_reported():
         r.finish()
     assert sorted((n["type"], n["member_id"]) for n in notes) == [(1, mid(1)), (1, mid(2))]
     assert left == [] and chans == []     # the channel went with its last member
+
+
+# --- the JOIN guard: deny list and limits before the punt (guard.h) ---------
+
+def join_from(src, sport=41000, v6=False, i=1):
+    join = relay(JOIN, counter=int(time.time() * 1000), payload=b"\x00" * 300)
+    l3 = IPv6(src=src, dst=SVC6) if v6 else IP(src=src, dst=SVC4)
+    return Ether(src=mac(i), dst=PCAP_MAC) / l3 / UDP(sport=sport, dport=PORT) / Raw(join)
+
+
+def test_join_guard_deny_list_both_families_replaced_whole():
+    """Denied sources' JOINs are dropped before the punt (join_denied), in both
+    families; a new list replaces the old one whole, in several messages, and
+    IPv6 gets a new trie only when its rules change."""
+    frames = [join_from(ip4(1)), join_from(ip4(9)), join_from(ip6(2), v6=True),
+              join_from(ip6(9), v6=True), join_from("10.0.1.7", sport=41007)]
+    with Run("guard_deny", frames) as r:
+        m = r.ctl.stats()["main"]
+        assert (m["deny_rules4"], m["deny_rules6"], m["deny_gen"]) == (0, 0, 0)
+        # a long list first: 150 + 150 rules, three messages
+        path = os.path.join(outdir("guard_deny_list"), "long.txt")
+        with open(path, "w") as f:
+            for k in range(150):
+                f.write("192.0.2.%d\n2001:db8:ff:%x::/64\n" % (k, k))
+        assert r.ctl.ok("deny", "gen=7", "@" + path)["rules"] == 300
+        m = r.ctl.stats()["main"]
+        assert (m["deny_rules4"], m["deny_rules6"], m["deny_gen"], m["deny_swaps6"]) == \
+            (150, 150, 7, 1)
+        # refused, and the list in force stays: host bits set, a duplicate
+        for bad in (["10.0.1.1/24"], ["10.0.1.0/29", "10.0.1.0/29"], ["2001:db8::1/16"]):
+            res = r.ctl("deny", "gen=8", *bad)
+            assert res["status"] == "refused" and res["errno"] == errno.EINVAL, (bad, res)
+        assert r.ctl.stats()["main"]["deny_gen"] == 7
+        # the list in force: 10.0.1.0/29 (ip4(1), 10.0.1.7) and 2001:db8:1::/126 (ip6(2))
+        r.ctl.ok("deny", "gen=9", "10.0.1.0/29", "2001:db8:1::/126")
+        r.ctl.ok("deny", "gen=10", "10.0.1.0/29", "2001:db8:1::/126")   # IPv6 unchanged
+        m = r.ctl.stats()["main"]
+        assert (m["deny_rules4"], m["deny_rules6"], m["deny_gen"], m["deny_swaps6"]) == \
+            (1, 1, 10, 2)
+        st = r.go()
+        items = r.ctl.ok("punt")["items"]
+        r.finish()
+    assert drops(st) == {"join_denied": 3}
+    assert st["punted"] == 2
+    assert sorted(i["src"] for i in items) == sorted([ip4(9), ip6(9)])
+
+
+def test_join_guard_limits_per_source_and_prefix_before_the_budget():
+    """One source over its bucket, then its /24 over the prefix bucket; other
+    prefixes and the other family keep their own buckets."""
+    frames = [join_from(ip4(1)) for _ in range(12)]                  # 5 pass, 7 over
+    frames += [join_from(ip4(i), sport=41000 + i, i=i) for i in (2, 3, 4, 5, 6)]
+    frames += [join_from("10.0.2.1")]                                # another /24
+    frames += [join_from(ip6(1), v6=True) for _ in range(3)]         # IPv6: own buckets
+    with Run("guard_rate", frames) as r:
+        for bad in ("src=5/0", "prefix=x", "other=1/1"):
+            res = r.ctl("guard", bad)
+            assert res["status"] in ("refused", "usage"), (bad, res)
+        # 1 JOIN/s refills nothing while the pcap is read; bursts 5 and 8
+        r.ctl.ok("guard", "src=1/5", "prefix=1/8")
+        m = r.ctl.stats()["main"]
+        assert (m["guard_src_rate"], m["guard_prefix_rate"]) == (1, 1)
+        st = r.go()
+        items = r.ctl.ok("punt", 64)["items"]
+        r.finish()
+    # the /24 bucket: ip4(1)'s 5, then ip4(2..4); ip4(5) and ip4(6) are over
+    assert drops(st) == {"join_src_rate": 7, "join_prefix_rate": 2}, drops(st)
+    assert st["punted"] == 5 + 3 + 1 + 3
+    srcs = [i["src"] for i in items]
+    assert srcs.count(ip4(1)) == 5 and ip4(5) not in srcs and ip4(6) not in srcs
+    assert "10.0.2.1" in srcs and srcs.count(ip6(1)) == 3

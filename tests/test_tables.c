@@ -43,6 +43,7 @@
 #include "dp.h"
 
 struct rtr_dp rtr_dp;
+int rtr_logtype;
 
 #define SVC_PORT	7700
 #define MAX_MEMBERS	64
@@ -2322,6 +2323,34 @@ test_enc_roam(void **state)
 	assert_int_equal(e->roam_challenge, 0);
 	assert_int_equal(rtr_member_roam_ok(dp, slot, gen), -ENOENT);
 	assert_int_equal(dp->members[slot].ep.udp_port, 50123);
+	/* a move onto the global deny list is refused before any copy goes there */
+	{
+		static struct rtr_msg_deny_set d;
+
+		assert_int_equal(rtr_guard_init(dp), 0);
+		memset(&d, 0, sizeof(d));
+		d.gen = 1;
+		d.flags = RTR_DENY_F_FIRST | RTR_DENY_F_LAST;
+		d.n = d.total = 1;
+		d.r[0].family = ep.family;
+		d.r[0].plen = ep.family == 4 ? 32 : 128;
+		memcpy(d.r[0].addr, ep.ip, ep.family == 4 ? 4 : 16);
+		assert_int_equal(rtr_guard_deny_set(dp, &d), 0);
+		assert_int_equal(rtr_guard_denied(dp, ep.family, ep.ip), 1);
+		ep.udp_port = 50125;
+		assert_int_equal(rtr_member_roam(dp, slot, gen, &ep), -EACCES);
+		assert_int_equal(e->roam_state, 0);
+		assert_int_equal(e->roam_challenge, 0);
+		assert_int_equal(ms()->roams_denied, 1);
+		assert_int_equal(dp->members[slot].ep.udp_port, 50123);
+		/* the list emptied: the same move is a candidate again */
+		d.gen = 2;
+		d.n = d.total = 0;
+		assert_int_equal(rtr_guard_deny_set(dp, &d), 0);
+		assert_int_equal(rtr_member_roam(dp, slot, gen, &ep), 0);
+		assert_int_equal(e->roam_state, 1);
+		rtr_guard_free(dp);
+	}
 }
 
 int

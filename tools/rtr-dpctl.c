@@ -11,6 +11,8 @@
  *   | app-del APP | member-add key=value... | member-del HANDLE
  *   | member-update HANDLE key=value... | tx-frame key=value... | dump apps|members|channels
  *   | sync | resume | stats | punt [N] | notify [N] | wait KEY VALUE [TIMEOUT_MS]
+ *   | deny [gen=N] [PREFIX...]     the whole global deny list (none: empty)
+ *   | guard [src=RATE/BURST] [prefix=RATE/BURST]   JOIN limits (0: off)
  * Exit codes: 0 done, 1 refused by the dataplane, 2 usage, 3 dataplane unreachable.
  */
 #include <errno.h>
@@ -252,6 +254,8 @@ stats_json(void)
 	M(tx_frames_refused); M(apps); M(channels); M(members); M(members_pending);
 	M(members_active); M(members_removed_idle); M(members_removed_expired);
 	M(members_left); M(rcu_pending); M(enc_members); M(enc_max); M(roams); M(rekeys);
+	M(heap_used); M(deny_rules4); M(deny_rules6); M(deny_gen); M(deny_swaps6);
+	M(guard_src_rate); M(guard_prefix_rate); M(roams_denied);
 #undef M
 	json_object_set_new(o, "main", mo);
 	ports = json_array();
@@ -564,6 +568,133 @@ cmd_dump(const char *what, json_t **out)
 	return 0;
 }
 
+#define DENY_MAX	(2 * 4096)
+
+/* One ADDR[/LEN] into rules[*n]. */
+static int
+parse_rule(const char *s, struct rtr_deny_rule (*rules)[DENY_MAX], unsigned int *n,
+	   json_t **out)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	struct rtr_deny_rule *r;
+	uint64_t plen;
+
+	if (*n == DENY_MAX || strlen(s) >= sizeof(buf)) {
+		usage_err(out, "deny: too many rules or a bad prefix at %s", s);
+		return -1;
+	}
+	r = &(*rules)[*n];
+	memset(r, 0, sizeof(*r));
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (parse_addr(buf, r->addr, &r->family) < 0) {
+		usage_err(out, "deny: '%s' is not an address/length", s);
+		return -1;
+	}
+	plen = r->family == 4 ? 32 : 128;
+	if (slash && (num(slash, &plen) < 0 || plen > (r->family == 4 ? 32u : 128u))) {
+		usage_err(out, "deny: bad prefix length in '%s'", s);
+		return -1;
+	}
+	r->plen = (uint8_t)plen;
+	r->id = *n + 1;
+	(*n)++;
+	return 0;
+}
+
+/* deny [gen=N] PREFIX... | @FILE: the list in as many DENY_SET messages as it needs */
+static int
+cmd_deny(int argc, char **argv, json_t **out)
+{
+	static struct rtr_deny_rule rules[DENY_MAX];
+	static struct rtr_msg_deny_set m;
+	struct rtr_reply r;
+	uint64_t gen = (uint64_t)time(NULL);
+	unsigned int n = 0, sent = 0, k;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		char buf[128];
+
+		if (argv[i][0] == '@') {
+			/* @FILE: one prefix per line */
+			FILE *f = fopen(argv[i] + 1, "r");
+
+			if (f == NULL)
+				return usage_err(out, "deny: cannot read %s", argv[i] + 1);
+			while (fgets(buf, sizeof(buf), f) != NULL) {
+				buf[strcspn(buf, " \t\r\n")] = '\0';
+				if (buf[0] != '\0' && parse_rule(buf, &rules, &n, out) < 0) {
+					fclose(f);
+					return EXIT_USAGE;
+				}
+			}
+			fclose(f);
+			continue;
+		}
+		if (strncmp(argv[i], "gen=", 4) == 0) {
+			if (num(argv[i] + 4, &gen) < 0)
+				return usage_err(out, "deny: bad %s", argv[i]);
+			continue;
+		}
+		if (parse_rule(argv[i], &rules, &n, out) < 0)
+			return EXIT_USAGE;
+	}
+	do {
+		memset(&m, 0, sizeof(m));
+		m.gen = (uint32_t)gen;
+		m.total = n;
+		m.n = (uint16_t)(n - sent < RTR_DENY_PER_MSG ? n - sent : RTR_DENY_PER_MSG);
+		m.flags = (sent == 0 ? RTR_DENY_F_FIRST : 0) |
+			  (sent + m.n == n ? RTR_DENY_F_LAST : 0);
+		for (k = 0; k < m.n; k++)
+			m.r[k] = rules[sent + k];
+		rc = call(RTR_MSG_DENY_SET, &m, sizeof(m), &r, out);
+		if (rc)
+			return rc;
+		sent += m.n;
+	} while (sent < n);
+	*out = json_pack("{s:s,s:i,s:I}", "status", "ok", "rules", n, "gen", (json_int_t)gen);
+	return 0;
+}
+
+/* guard [src=RATE/BURST] [prefix=RATE/BURST] */
+static int
+cmd_guard(int argc, char **argv, json_t **out)
+{
+	struct rtr_msg_guard_cfg c;
+	struct rtr_reply r;
+	int i, rc;
+
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < argc; i++) {
+		int src = strncmp(argv[i], "src=", 4) == 0;
+		const char *v = argv[i] + (src ? 4 : 7);
+		unsigned int rate, burst;
+		char tail;
+
+		if (!src && strncmp(argv[i], "prefix=", 7) != 0)
+			return usage_err(out, "guard: src=RATE/BURST or prefix=RATE/BURST, not %s",
+					 argv[i]);
+		if (sscanf(v, "%u/%u%c", &rate, &burst, &tail) != 2)
+			return usage_err(out, "guard: '%s' is not RATE/BURST", argv[i]);
+		if (src) {
+			c.src_rate = rate;
+			c.src_burst = burst;
+		} else {
+			c.prefix_rate = rate;
+			c.prefix_burst = burst;
+		}
+	}
+	rc = call(RTR_MSG_GUARD_CFG, &c, sizeof(c), &r, out);
+	if (rc)
+		return rc;
+	*out = json_pack("{s:s}", "status", "ok");
+	return 0;
+}
+
 static int
 run(int argc, char **argv, json_t **out)
 {
@@ -630,6 +761,10 @@ run(int argc, char **argv, json_t **out)
 	}
 	if (strcmp(cmd, "tx-frame") == 0)
 		return cmd_tx_frame(argc - 1, argv + 1, out);
+	if (strcmp(cmd, "deny") == 0)
+		return cmd_deny(argc - 1, argv + 1, out);
+	if (strcmp(cmd, "guard") == 0)
+		return cmd_guard(argc - 1, argv + 1, out);
 	if (strcmp(cmd, "dump") == 0) {
 		if (argc < 2)
 			return usage_err(out, "%s: apps|members|channels", cmd);
