@@ -557,12 +557,17 @@ cmd_acl(struct ctld *d, const char *op, json_t *args)
 
 			/* xdp: where the rule holds besides JOIN; global deny rules
 			 * also drop the source's every packet in the XDP pre-filter */
-			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s,s:s}", "id", r->id,
+			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "id", r->id,
 				"action", r->allow ? "allow" : "deny", "prefix", r->text,
 				"app_id", r->app_index ? d->apps[r->app_index].app_id : "(global)",
 				"xdp", ctld_xdp_rule_loaded(d, r) ? "dropped" :
 				       r->app_index == 0 && !r->allow ?
-				       (d->xdp.present ? "pending" : "no pre-filter") : "join only"));
+				       (d->xdp.present ? "pending" : "no pre-filter") : "join only",
+				/* dataplane: global deny rules also drop the source's
+				 * JOINs in the workers, before the punt (JOIN guard) */
+				"dataplane", ctld_guard_rule_loaded(d, r) ? "dropped before punt" :
+				       r->app_index == 0 && !r->allow ?
+				       (d->seg != NULL ? "pending" : "no dataplane") : "join only"));
 		}
 		return ok(arr);
 	}

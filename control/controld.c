@@ -357,6 +357,7 @@ dp_attach(struct ctld *d)
 		return;
 	}
 	d->dp_generation = d->seg->generation;
+	ctld_guard_rules_changed(d);	/* whatever it holds, it gets our list */
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)d->dp_generation);
 	for (i = 1; i < CTLD_MAX_APPS; i++)
 		if (d->apps[i].in_use && ctld_dp_app_set(d, &d->apps[i]) < 0)
@@ -457,7 +458,13 @@ usage(void)
 		"  --xdp-src-pps N         packets/s per source address (default 10000; 0: off)\n"
 		"  --xdp-src-burst N       burst per source (default 20000)\n"
 		"  --xdp-prefix-pps N      packets/s per /24 or /64 (default 100000; 0: off)\n"
-		"  --xdp-prefix-burst N    burst per prefix (default 200000)\n");
+		"  --xdp-prefix-burst N    burst per prefix (default 200000)\n"
+		"  JOIN guard in the dataplane (every port; JOINs over these are dropped before\n"
+		"  they are punted, as are JOINs from sources on the global deny list):\n"
+		"  --join-src-rate N       JOINs/s per source address (default 100; 0: off)\n"
+		"  --join-src-burst N      burst per source (default 200)\n"
+		"  --join-prefix-rate N    JOINs/s per /24 or /64 (default 1000; 0: off)\n"
+		"  --join-prefix-burst N   burst per prefix (default 2000)\n");
 }
 
 int
@@ -477,6 +484,10 @@ main(int argc, char **argv)
 		{ "xdp-src-burst", required_argument, NULL, 3 },
 		{ "xdp-prefix-pps", required_argument, NULL, 4 },
 		{ "xdp-prefix-burst", required_argument, NULL, 5 },
+		{ "join-src-rate", required_argument, NULL, 6 },
+		{ "join-src-burst", required_argument, NULL, 7 },
+		{ "join-prefix-rate", required_argument, NULL, 8 },
+		{ "join-prefix-burst", required_argument, NULL, 9 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -493,6 +504,7 @@ main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	snprintf(d->instance, sizeof(d->instance), "default");
 	ctld_xdp_init(d);
+	ctld_guard_init(d);
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'i':
@@ -537,6 +549,16 @@ main(int argc, char **argv)
 
 			if (ctld_xdp_set(&d->xdp, names[o], optarg, why, sizeof(why)) < 0) {
 				fprintf(stderr, "rtr-controld: --xdp-%s: %s\n", names[o], why);
+				return 2;
+			}
+			break;
+		}
+		case 6: case 7: case 8: case 9: {
+			static const char *const names[] = { "src-rate", "src-burst", "prefix-rate",
+							     "prefix-burst" };
+
+			if (ctld_guard_set(&d->guard, names[o - 6], optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "rtr-controld: --join-%s: %s\n", names[o - 6], why);
 				return 2;
 			}
 			break;
@@ -609,6 +631,7 @@ main(int argc, char **argv)
 			next_tick = mono_ms() + ALARM_TICK_MS;
 		}
 		ctld_xdp_tick(d);
+		ctld_guard_tick(d);
 		n = ctld_api_fds(d, fds, CTLD_MAX_CLIENTS + 1);
 		/* the rings have no file descriptor: look at them every millisecond */
 		if (poll(fds, (nfds_t)n, d->seg != NULL ? 1 : 50) > 0)

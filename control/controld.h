@@ -117,6 +117,18 @@ struct ctld_xdp {
 	struct rtr_xdp_ctr ctr[RTR_XDP_CTR_MAX];
 };
 
+/* The dataplane's JOIN guard, as rtr-controld keeps it (guard.c) */
+struct ctld_guard {
+	int dirty;			/* rules changed or a dataplane attached: sync */
+	int loaded;			/* the last sync succeeded and nothing changed since */
+	uint32_t gen;			/* the list generation last sent */
+	uint64_t next_try_ms;
+	/* settings (rtr-controld --join-*) */
+	uint32_t src_rate, src_burst, pfx_rate, pfx_burst;
+	unsigned int rules;
+	uint64_t syncs, sync_errors;
+};
+
 struct ctld {
 	char instance[RTR_INSTANCE_MAX + 1];
 	char db_path[256];
@@ -138,6 +150,7 @@ struct ctld {
 	unsigned int n_acls;
 	struct ctld_counters c;
 	struct ctld_xdp xdp;
+	struct ctld_guard guard;
 	struct ctld_sess *sess;		/* indexed by member slot */
 	uint32_t sess_n;
 	int listen_fd;
@@ -215,6 +228,14 @@ uint64_t ctld_channel_hash(const struct ctld *d, uint32_t app_index, const char 
 
 int ctld_region_ok(const struct ctld *d, const struct ctld_app *a);
 int ctld_enforce_policy(struct ctld *d, uint32_t app_index);
+
+/* guard.c: global deny rules and JOIN limits into the dataplane's JOIN guard */
+void ctld_guard_init(struct ctld *d);
+void ctld_guard_tick(struct ctld *d);
+void ctld_guard_rules_changed(struct ctld *d);
+int ctld_guard_set(struct ctld_guard *g, const char *which, const char *val, char *why,
+		   size_t len);
+int ctld_guard_rule_loaded(const struct ctld *d, const struct ctld_acl *a);
 
 /* xdp.c: global deny rules and rate settings into the pinned pre-filter */
 void ctld_xdp_init(struct ctld *d);

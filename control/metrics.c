@@ -109,6 +109,7 @@ struct snap {
 	bool xdp_present;
 	uint32_t xdp_rules;
 	uint64_t xdp_sync_errors;
+	uint64_t guard_sync_errors;
 	struct rtr_xdp_ctr xdp[RTR_XDP_CTR_MAX];
 	uint32_t n_apps;
 	struct snap_app apps[CTLD_MAX_APPS];
@@ -453,6 +454,7 @@ snapshot(struct ctld *d, const struct ctld_alarm_cfg *cfg, uint64_t now, bool hb
 	s->xdp_present = d->xdp.present;
 	s->xdp_rules = d->xdp.rules;
 	s->xdp_sync_errors = d->xdp.sync_errors;
+	s->guard_sync_errors = d->guard.sync_errors;
 	memcpy(s->xdp, d->xdp.ctr, sizeof(s->xdp));
 	s->apps_cfg = s->apps_enabled = 0;
 	for (i = 1; i < CTLD_MAX_APPS; i++) {
@@ -873,6 +875,17 @@ page_dataplane(struct buf *b, const struct snap *s)
 	    m->roams);
 	one(b, "rtrelay_dataplane_heap_used_bytes", "gauge",
 	    "DPDK heap the dataplane holds (tables, rings, key slots).", m->heap_used);
+	family(b, "rtrelay_dataplane_deny_rules", "gauge",
+	       "Global deny prefixes in the dataplane's JOIN guard, by family.");
+	u64(b, "rtrelay_dataplane_deny_rules", "{family=\"ipv4\"}", m->deny_rules4);
+	u64(b, "rtrelay_dataplane_deny_rules", "{family=\"ipv6\"}", m->deny_rules6);
+	one(b, "rtrelay_dataplane_join_src_rate", "gauge",
+	    "JOINs/s the dataplane punts per source address (0: no limit).", m->guard_src_rate);
+	one(b, "rtrelay_dataplane_join_prefix_rate", "gauge",
+	    "JOINs/s the dataplane punts per /24 or /64 (0: no limit).", m->guard_prefix_rate);
+	one(b, "rtrelay_controld_guard_sync_errors_total", "counter",
+	    "Failed syncs of the deny list and JOIN limits into the dataplane.",
+	    s->guard_sync_errors);
 
 	if (s->n_apps > 0) {
 		static const struct {

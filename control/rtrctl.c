@@ -479,6 +479,12 @@ cmd_stats(int argc, char **argv)
 			json_object_set_new(o, "enc_sealed", json_integer((json_int_t)w.enc_sealed));
 			json_object_set_new(o, "roams", json_integer((json_int_t)m.roams));
 			json_object_set_new(o, "rekeys", json_integer((json_int_t)m.rekeys));
+			json_object_set_new(o, "join_guard", json_pack("{s:I,s:I,s:I,s:I,s:I}",
+				"deny_rules4", (json_int_t)m.deny_rules4,
+				"deny_rules6", (json_int_t)m.deny_rules6,
+				"deny_list", (json_int_t)m.deny_gen,
+				"src_rate", (json_int_t)m.guard_src_rate,
+				"prefix_rate", (json_int_t)m.guard_prefix_rate));
 			for (k = 0; k < seg->stats->n_drop_reasons; k++)
 				if (w.drops[k])
 					json_object_set_new(dr, rtr_seg_drop_name(seg, k),
@@ -515,6 +521,14 @@ cmd_stats(int argc, char **argv)
 			if (every == 0)
 				printf("  heap in use %.1f MiB (tables, rings, key slots)\n",
 				       (double)m.heap_used / (1 << 20));
+			if (every == 0)
+				printf("  join guard: %llu IPv4 + %llu IPv6 deny rules (list %llu), "
+				       "JOINs/s per source %llu, per prefix %llu (0: off)\n",
+				       (unsigned long long)m.deny_rules4,
+				       (unsigned long long)m.deny_rules6,
+				       (unsigned long long)m.deny_gen,
+				       (unsigned long long)m.guard_src_rate,
+				       (unsigned long long)m.guard_prefix_rate);
 			for (i = 0; i < seg->stats->n_drop_reasons && every == 0; i++)
 				if (w.drops[i])
 					printf("  %-28s %llu\n", rtr_seg_drop_name(seg, i),
@@ -657,7 +671,8 @@ cmd_xdp(int argc, char **argv)
 static int
 cmd_acl(int argc, char **argv)
 {
-	static const char *const cols[] = { "id", "action", "prefix", "app_id", "xdp", NULL };
+	static const char *const cols[] = { "id", "action", "prefix", "app_id", "xdp", "dataplane",
+					    NULL };
 	json_t *args;
 
 	if (argc == 2 && strcmp(argv[1], "list") == 0) {

@@ -719,6 +719,7 @@ ctld_store_load_acls(struct ctld *d)
 	sqlite3_stmt *st;
 
 	ctld_xdp_rules_changed(d);
+	ctld_guard_rules_changed(d);
 	d->n_acls = 0;
 	if (sqlite3_prepare_v2(d->db, "SELECT id, app_index, action, prefix FROM acl ORDER BY id",
 			       -1, &st, NULL))
@@ -757,6 +758,7 @@ ctld_store_add_acl(struct ctld *d, struct ctld_acl *a)
 		a->id = (uint32_t)sqlite3_last_insert_rowid(d->db);
 		d->acls[d->n_acls++] = *a;
 		ctld_xdp_rules_changed(d);
+		ctld_guard_rules_changed(d);
 	}
 	return rc;
 }

@@ -74,7 +74,7 @@ def send(a):
 
 def ka(a):
     s = socket.socket(family(a.dst), socket.SOCK_DGRAM)
-    s.bind(("::" if ":" in a.dst else "0.0.0.0", a.sport))
+    s.bind((a.src or ("::" if ":" in a.dst else "0.0.0.0"), a.sport))
     s.sendto(bytes.fromhex(a.frame), (a.dst, 7700))
     r, _, _ = select.select([s], [], [], a.timeout)
     print(json.dumps(s.recv(65535).hex() if r else None), flush=True)
@@ -104,6 +104,7 @@ def main():
     k.add_argument("--dst", required=True)
     k.add_argument("--frame", required=True)
     k.add_argument("--timeout", type=float, default=5)
+    k.add_argument("--src", default="", help="the source address (default: any)")
     a = ap.parse_args()
     {"recv": recv, "send": send, "ka": ka}[a.cmd](a)
 
